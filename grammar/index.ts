@@ -1,0 +1,280 @@
+// parse(): `.norm` text → AST plus diagnostics. Lexing, depth limits, parsing with error
+// recovery (all errors of a file are reported), CST → AST, and comment attachment.
+
+import type { IRecognitionException, IToken, TokenType } from 'chevrotain'
+import { EOF } from 'chevrotain'
+import type { Comments, Expr, NormFile, Span, Stmt, TopDecl } from './ast.js'
+import { DiagnosticBag, type Diagnostic } from '../compiler/diagnostics.js'
+import { normParser } from './parser.js'
+import * as T from './tokens.js'
+import { astBuilder, tokenSpan } from './visitor.js'
+
+export * from './ast.js'
+
+/** Nesting beyond this is refused before the recursive-descent parser could overflow its stack. */
+export const MAX_NESTING = 200
+
+export interface ParseResult {
+  ast: NormFile | undefined
+  diagnostics: Diagnostic[]
+}
+
+const tokenLabels = new Map<TokenType, string>([
+  [T.Identifier, 'a name'],
+  [T.NumberLiteral, 'a number'],
+  [T.Arrow, "'->'"],
+  [T.LeftArrow, "'<-'"],
+  [T.Plus, "'+'"],
+  [T.Minus, "'-'"],
+  [T.Star, "'*'"],
+  [T.Slash, "'/'"],
+  [T.Caret, "'^'"],
+  [T.Equals, "'='"],
+  [T.Colon, "':'"],
+  [T.Comma, "','"],
+  [T.LParen, "'('"],
+  [T.RParen, "')'"],
+  [T.LBracket, "'['"],
+  [T.RBracket, "']'"],
+  [T.LBrace, "'{'"],
+  [T.RBrace, "'}'"],
+  [EOF, 'end of file'],
+  ...T.keywordTokens.map((k): [TokenType, string] => [k, `'${(k.PATTERN as RegExp).source}'`]),
+])
+
+function describe(t: IToken): string {
+  if (t.tokenType === EOF) return 'end of file'
+  return `'${t.image.length > 20 ? t.image.slice(0, 20) + '…' : t.image}'`
+}
+
+const ruleWhat: Record<string, string> = {
+  file: "a 'layer' or 'spec'",
+  item: "a declaration ('hyper', 'param', 'state', 'axis') or a block ('train', 'eval', 'forward')",
+  mode: "a mode: 'train', 'eval' or 'forward'",
+  atom: 'an expression',
+  unary: 'an expression',
+  stmt: "a statement 'name = expr' or 'name <- expr'",
+}
+
+function endOfSource(src: string): Span {
+  const lines = src.split('\n')
+  const line = lines.length
+  const col = lines[lines.length - 1]!.length + 1
+  return { start: src.length, end: src.length, line, col, endLine: line, endCol: col }
+}
+
+function errorMessage(e: IRecognitionException, src: string): { span: Span; message: string } {
+  const t = e.token
+  const span = t.tokenType === EOF || Number.isNaN(t.startOffset) ? endOfSource(src) : tokenSpan(t)
+  const found = describe(t)
+  switch (e.name) {
+    case 'MismatchedTokenException': {
+      const m = /-->\s*(\w+)\s*<--/.exec(e.message)
+      const expected = m
+        ? ([...tokenLabels.entries()].find(([k]) => k.name === m[1])?.[1] ?? m[1])
+        : 'something else'
+      if (t.tokenType === EOF)
+        return { span, message: `unexpected end of file: expected ${expected}` }
+      return { span, message: `expected ${expected} but found ${found}` }
+    }
+    case 'NotAllInputParsedException':
+      return { span, message: `unexpected ${found}: expected ${ruleWhat.file}` }
+    default: {
+      const rule = e.context.ruleStack[e.context.ruleStack.length - 1] ?? 'file'
+      const what = ruleWhat[rule] ?? 'something else'
+      if (t.tokenType === EOF) return { span, message: `unexpected end of file: expected ${what}` }
+      return { span, message: `unexpected ${found}: expected ${what}` }
+    }
+  }
+}
+
+/**
+ * Refuses nesting (brackets, runs of unary minus, chains of `^`) deeper than MAX_NESTING, so that
+ * a hostile file gets a located diagnostic instead of a stack overflow.
+ */
+function checkNesting(toks: IToken[], bag: DiagnosticBag): boolean {
+  let depth = 0
+  let run = 0
+  for (const t of toks) {
+    const k = t.tokenType
+    if (k === T.LParen || k === T.LBracket || k === T.LBrace) depth++
+    else if (k === T.RParen || k === T.RBracket || k === T.RBrace) depth = Math.max(0, depth - 1)
+    if (k === T.Minus || k === T.Caret) run++
+    else if (k !== T.Identifier && k !== T.NumberLiteral && k !== T.LParen && k !== T.RParen)
+      run = 0
+    if (depth + run > MAX_NESTING) {
+      bag.error(tokenSpan(t), `expression nested too deeply (more than ${MAX_NESTING} levels)`)
+      return false
+    }
+  }
+  return true
+}
+
+/** Depth of an expression tree, computed without recursion. */
+function exprDepth(root: Expr): number {
+  let max = 0
+  const stack: [Expr, number][] = [[root, 1]]
+  while (stack.length) {
+    const [e, d] = stack.pop()!
+    if (d > max) max = d
+    switch (e.kind) {
+      case 'neg':
+      case 'as':
+        stack.push([e.operand, d + 1])
+        break
+      case 'binary':
+        stack.push([e.left, d + 1], [e.right, d + 1])
+        break
+      case 'call':
+        for (const a of e.args) stack.push([a, d + 1])
+        break
+      default:
+    }
+  }
+  return max
+}
+
+/** Visits every expression of the file (values of hypers, inits, axis defs, statements). */
+function eachTopExpr(decls: TopDecl[], f: (e: Expr) => void): void {
+  for (const d of decls) {
+    const stmts: Stmt[] = d.kind === 'spec' ? d.stmts : []
+    if (d.kind === 'layer') {
+      for (const it of d.items) {
+        if (it.kind === 'hyper') f(it.value)
+        else if ((it.kind === 'param' || it.kind === 'state') && it.init) f(it.init)
+        else if (it.kind === 'axis' && it.def) f(it.def)
+        else if (it.kind === 'block') stmts.push(...it.stmts)
+      }
+    }
+    for (const s of stmts) f(s.value)
+  }
+}
+
+function checkNumbers(e: Expr, bag: DiagnosticBag): void {
+  const stack = [e]
+  while (stack.length) {
+    const x = stack.pop()!
+    if (x.kind === 'num' && !Number.isFinite(x.value)) {
+      bag.error(x.span, `number ${x.text} is too large for a float64`)
+    } else if (x.kind === 'neg' || x.kind === 'as') stack.push(x.operand)
+    else if (x.kind === 'binary') stack.push(x.left, x.right)
+    else if (x.kind === 'call') stack.push(...x.args)
+  }
+}
+
+interface Commentable {
+  span: Span
+  comments: Comments
+  danglingComments?: string[]
+  children: Commentable[]
+}
+
+function commentTree(decls: TopDecl[]): Commentable[] {
+  return decls.map((d) => {
+    if (d.kind === 'spec') return { ...wrap(d), children: d.stmts.map(leaf) }
+    return {
+      ...wrap(d),
+      children: d.items.map((it) =>
+        it.kind === 'block' ? { ...wrap(it), children: it.stmts.map(leaf) } : leaf(it),
+      ),
+    }
+  })
+}
+
+function wrap(d: {
+  span: Span
+  comments: Comments
+  danglingComments?: string[]
+}): Omit<Commentable, 'children'> {
+  // Keep references to the AST node's arrays so that attaching mutates the AST.
+  return {
+    span: d.span,
+    comments: d.comments,
+    ...(d.danglingComments ? { danglingComments: d.danglingComments } : {}),
+  }
+}
+
+function leaf(d: { span: Span; comments: Comments }): Commentable {
+  return { span: d.span, comments: d.comments, children: [] }
+}
+
+/**
+ * Attaches each comment to the innermost node it belongs to: a trailing comment on the line a
+ * node ends, a leading comment before the next node at the same level, or a dangling comment
+ * at the end of a block, layer or file.
+ */
+function attachComments(nodes: Commentable[], comments: IToken[], fileDangling: string[]): void {
+  const place = (c: IToken, level: Commentable[], dangling: string[]): void => {
+    const line = c.startLine ?? 0
+    const text = c.image.replace(/\s+$/, '')
+    for (const n of level) {
+      if (
+        n.span.endLine === line &&
+        n.span.end <= c.startOffset &&
+        n.children.every((k) => k.span.endLine !== line)
+      ) {
+        n.comments.trailing = text
+        return
+      }
+      if (n.span.start <= c.startOffset && c.startOffset < n.span.end) {
+        place(c, n.children, n.danglingComments ?? n.comments.leading)
+        return
+      }
+      if (c.startOffset < n.span.start) {
+        n.comments.leading.push(text)
+        return
+      }
+    }
+    dangling.push(text)
+  }
+  for (const c of comments) place(c, nodes, fileDangling)
+}
+
+/** Parses `.norm` source. The AST is undefined when the text is not well formed. */
+export function parse(src: string, file = '<input>'): ParseResult {
+  const bag = new DiagnosticBag(file)
+  const lexed = T.normLexer.tokenize(src)
+  for (const e of lexed.errors) {
+    const ch = src.slice(e.offset, e.offset + e.length)
+    const line = e.line ?? 1
+    const col = e.column ?? 1
+    const code = ch.codePointAt(0) ?? 0
+    const what =
+      code > 126 || code < 32
+        ? `'${ch}' (U+${code.toString(16).toUpperCase().padStart(4, '0')})`
+        : `'${ch}'`
+    bag.error(
+      {
+        start: e.offset,
+        end: e.offset + e.length,
+        line,
+        col,
+        endLine: line,
+        endCol: col + e.length,
+      },
+      `unexpected character ${what}${code > 126 ? ': names are ASCII letters, digits and _' : ''}`,
+    )
+  }
+  if (!checkNesting(lexed.tokens, bag)) return { ast: undefined, diagnostics: bag.items }
+
+  normParser.input = lexed.tokens
+  const cst = normParser.file()
+  for (const e of normParser.errors) {
+    const { span, message } = errorMessage(e, src)
+    bag.error(span, message)
+  }
+  if (bag.hasErrors) return { ast: undefined, diagnostics: bag.items }
+
+  const decls = astBuilder.visit(cst) as TopDecl[]
+  eachTopExpr(decls, (e) => {
+    if (exprDepth(e) > MAX_NESTING)
+      bag.error(e.span, `expression nested too deeply (more than ${MAX_NESTING} levels)`)
+    else checkNumbers(e, bag)
+  })
+  if (bag.hasErrors) return { ast: undefined, diagnostics: bag.items }
+
+  const ast: NormFile = { file, decls, danglingComments: [], span: endOfSource(src) }
+  ast.span = { ...ast.span, start: 0, line: 1, col: 1 }
+  attachComments(commentTree(decls), lexed.groups.comments ?? [], ast.danglingComments)
+  return { ast, diagnostics: bag.items }
+}
