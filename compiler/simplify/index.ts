@@ -14,6 +14,7 @@
 // E[x²] − E[x]². Reassociating a float64 sum is the only freedom taken. See spec/simplify.md.
 
 import type { AxisTable } from '../check/axes.js'
+import { shareReductions } from './share.js'
 import { Builder, opKind, topoOrder, type Node, type Op } from '../ir/index.js'
 
 type Extra = Partial<Pick<Node, 'value' | 'name' | 'role' | 'over'>>
@@ -104,12 +105,29 @@ function factorsOf(n: Node, out: Factors = { num: [], den: [], negative: false }
 
 export class Simplifier extends Builder {
   private readonly memo = new Map<string, Node>()
+  private rulesOn = true
+
+  /** Runs `f` building plain hash-consed nodes, with no rewriting. */
+  withoutRules<T>(f: () => T): T {
+    this.rulesOn = false
+    try {
+      return f()
+    } finally {
+      this.rulesOn = true
+    }
+  }
+
+  /** `axes` with each axis that `fine` splits replaced by its factors. */
+  refineAxes(axes: readonly string[], fine: readonly string[]): string[] {
+    return this.refine(axes, fine)
+  }
 
   constructor(axes: AxisTable) {
     super(axes)
   }
 
   override make(op: Op, args: readonly Node[], axes: readonly string[], extra: Extra = {}): Node {
+    if (!this.rulesOn) return super.make(op, args, axes, extra)
     const key = `${op}|${args.map((a) => a.id).join(',')}|${axes.join(',')}|${extra.value ?? ''}|${extra.name ?? ''}|${extra.role ?? ''}|${extra.over?.join(',') ?? ''}`
     const hit = this.memo.get(key)
     if (hit) return hit
@@ -133,6 +151,7 @@ export class Simplifier extends Builder {
     if (kind === 'unary' || kind === 'binary' || op === 'clamp') return this.elementwise(op, args, axes)
     if (op === 'mean') return this.div(this.reduce('sum', args[0]!, extra.over!), this.count(extra.over!))
     if (op === 'sum') return this.sum(args[0]!, extra.over!, axes)
+    if (op === 'regroup') return this.regroupRule(args[0]!, axes)
     if (op === 'rmax' || op === 'rmin') {
       const x = args[0]!
       if (x.op === 'broadcast' && invariant(x, extra.over!)) return this.broadcast(unwrap(x), axes)
@@ -140,7 +159,46 @@ export class Simplifier extends Builder {
     return undefined
   }
 
+  /**
+   * Regroupings are normalised to the finest view: a split (`x as [N, G, K, H, W]`) moves
+   * toward the leaves, a merge (`… as [N, C, H, W]`) toward the roots. Then every full-size
+   * computation happens in one view, and reductions in it can be shared.
+   */
+  private regroupRule(x: Node, to: readonly string[]): Node | undefined {
+    if (to.length <= x.axes.length) return undefined
+    if (x.op === 'broadcast') {
+      const y = x.args[0]!
+      return this.broadcast(this.regroup(y, this.refine(y.axes, to)), to)
+    }
+    const k = opKind(x.op)
+    if (k === 'unary' || k === 'binary' || x.op === 'clamp') return this.rebuild(x.op, x.args.map((a) => this.regroup(a, to)))
+    return undefined
+  }
+
+  /** `axes` with each axis that `fine` splits replaced by its factors. */
+  private refine(axes: readonly string[], fine: readonly string[]): string[] {
+    return axes.flatMap((a) => (fine.includes(a) ? [a] : (this.axes.get(a)?.factors ?? [a])))
+  }
+
+  /** The same elementwise operation on new arguments. */
+  private rebuild(op: Op, args: Node[]): Node {
+    if (op === 'clamp') return this.clamp(args[0]!, args[1]!, args[2]!)
+    return args.length === 1 ? this.unary(op as never, args[0]!) : this.binary(op as never, args[0]!, args[1]!)
+  }
+
   private elementwise(op: Op, args: readonly Node[], axes: readonly string[]): Node | undefined {
+    // An operand merged from a finer view: compute in that view, merge the result.
+    const merged = args.find((a) => a.op === 'regroup' && a.args[0]!.axes.length > a.axes.length)
+    if (merged) {
+      const fine = merged.args[0]!.axes
+      return this.regroup(
+        this.rebuild(
+          op,
+          args.map((a) => this.regroup(a, fine)),
+        ),
+        axes,
+      )
+    }
     const cs = args.map(constOf)
     // Constant folding.
     if (cs.every((v) => v !== undefined)) {
@@ -231,6 +289,10 @@ export class Simplifier extends Builder {
       }
     }
     if (x.op === 'sum') return this.reduce('sum', x.args[0]!, [...x.over!, ...R])
+    if (x.op === 'regroup' && x.args[0]!.axes.length > x.axes.length) {
+      const fine = x.args[0]!
+      return this.regroup(this.reduce('sum', fine, this.refine(R, fine.axes)), axes)
+    }
     if (x.op === 'neg') return this.neg(this.reduce('sum', x.args[0]!, R))
     // A centred value sums to zero over its own axes: sum(x − mean(x, R), R) = 0, exactly.
     if (x.op === 'sub' && x.args[1]!.op === 'broadcast' && isMeanOf(x.args[1]!.args[0]!, x.args[0]!, R))
@@ -257,6 +319,37 @@ export class Simplifier extends Builder {
       const part = (t: Node) => this.reduce('sum', this.product([...rest, t], allDen, x.axes), R)
       const r = s.op === 'add' ? this.add(part(s.args[0]!), part(s.args[1]!)) : this.sub(part(s.args[0]!), part(s.args[1]!))
       return f.negative ? this.neg(r) : r
+    }
+    // Split the reduction where some factors vary over only part of R: with R1 the axes they
+    // do not vary over, sum(a·b, R) → sum(a·sum(b, R1), R − R1). The inner sums are the
+    // partial sums an expert shares (GroupNorm's, InstanceNorm's per-(n, c) sums).
+    if (inv.length === 0 && invDen.length === 0) {
+      const varying = (n: Node) => unwrap(n).axes.filter((a) => R.includes(a))
+      const partial = [...num, ...den].filter((n) => n.op === 'broadcast' && varying(n).length < R.length)
+      if (partial.length) {
+        const outerAxes = new Set(partial.flatMap(varying))
+        const R1 = R.filter((a) => !outerAxes.has(a))
+        if (R1.length) {
+          const inner = this.reduce(
+            'sum',
+            this.product(
+              num.filter((n) => !partial.includes(n)),
+              den.filter((n) => !partial.includes(n)),
+              x.axes,
+            ),
+            R1,
+          )
+          const outer = this.mul(
+            this.product(
+              num.filter((n) => partial.includes(n)).map(unwrap),
+              den.filter((n) => partial.includes(n)).map(unwrap),
+            ),
+            inner,
+          )
+          const r = this.reduce('sum', outer, R.filter((a) => outerAxes.has(a)))
+          return f.negative ? this.neg(r) : r
+        }
+      }
     }
     if (inv.length === 0 && invDen.length === 0) {
       const canonical = this.product(num, den, x.axes)
@@ -314,5 +407,5 @@ export function simplifyGraphs(roots: readonly Node[], axes: AxisTable): { build
     if (!m.hint && n.hint) m.hint = n.hint
     map.set(n.id, m)
   }
-  return { builder: s, roots: roots.map((r) => map.get(r.id)!) }
+  return { builder: s, roots: shareReductions(roots.map((r) => map.get(r.id)!), s) }
 }
