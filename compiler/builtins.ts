@@ -7,6 +7,7 @@ export type BuiltinKind =
   | 'count' // count([A, B])
   | 'elementwise' // fixed arity, all arguments values, broadcast by name
   | 'stop_gradient'
+  | 'broadcast' // broadcast(x, [axes]): x repeated along the axes it lacks
 
 export interface Builtin {
   name: string
@@ -34,6 +35,12 @@ const table: Builtin[] = [
     kind: 'stop_gradient',
     arity: 1,
     doc: 'stop_gradient(e): e, with a zero derivative',
+  },
+  {
+    name: 'broadcast',
+    kind: 'broadcast',
+    arity: 2,
+    doc: 'broadcast(x, [axes]): x repeated along the listed axes it lacks',
   },
   { name: 'sqrt', kind: 'elementwise', arity: 1, doc: 'square root' },
   { name: 'rsqrt', kind: 'elementwise', arity: 1, doc: 'reciprocal square root, 1 / sqrt(x)' },

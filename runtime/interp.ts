@@ -12,6 +12,8 @@ export interface Bindings {
   /** Data of `input` nodes by name (inputs, params, state, upstream gradients), row-major. */
   tensors: ReadonlyMap<string, Float64Array>
   hypers: ReadonlyMap<string, number>
+  /** Values that replace nodes (by id): finite differences of a surrogate freeze stop_gradient nodes. */
+  frozen?: ReadonlyMap<number, Float64Array>
 }
 
 export function sizeOf(axes: readonly string[], sizes: Sizes): number {
@@ -104,6 +106,11 @@ export function evaluate(roots: readonly Node[], env: Bindings, file?: string): 
   const vals = new Map<number, Float64Array>()
   const bindMemo = new Map<number, boolean>()
   for (const n of topoOrder(roots)) {
+    const fixed = env.frozen?.get(n.id)
+    if (fixed) {
+      vals.set(n.id, fixed)
+      continue
+    }
     const size = sizeOf(n.axes, sizes)
     const out = new Float64Array(size)
     const a = n.args.map((x) => vals.get(x.id)!)
@@ -174,7 +181,8 @@ export function evaluate(roots: readonly Node[], env: Bindings, file?: string): 
         if (n.op === 'div' && isBindTime(n.args[1]!, bindMemo) && a[1]!.some((v) => v === 0)) {
           const counted = [...countsIn(n.args[1]!)].map((ax) => `${ax} = ${sizes.get(ax)}`)
           const why = counted.length ? ` with ${counted.join(', ')}` : ''
-          throw new NormcError(`division by zero in size arithmetic: the divisor is 0${why}`, n.span, file)
+          const divisor = n.args[1]!.op === 'broadcast' ? n.args[1]!.args[0]! : n.args[1]!
+          throw new NormcError(`division by zero in size arithmetic: the divisor is 0${why}`, divisor.span ?? n.span, file)
         }
         const [x, y] = a as [Float64Array, Float64Array]
         for (let i = 0; i < size; i++) out[i] = f(x[i]!, y[i]!)

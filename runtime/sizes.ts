@@ -9,7 +9,7 @@ import { NormcError } from '../compiler/diagnostics.js'
 /** Tensors larger than this many elements are refused before allocation (2^31 − 1 indices). */
 export const MAX_ELEMENTS = 2 ** 31 - 1
 
-function evalSize(e: Expr, hypers: ReadonlyMap<string, number>): number {
+export function evalSize(e: Expr, hypers: ReadonlyMap<string, number>): number {
   switch (e.kind) {
     case 'num':
       return e.value

@@ -77,9 +77,14 @@ interface ValueEntry {
   axes: string[]
   span: Span
   used: boolean
+  /** A binding whose value had an error: its uses report nothing more. */
+  unknown?: boolean
 }
 
 const fmtAxes = (axes: string[]) => `[${axes.join(', ')}]`
+
+/** `an input`, `a param`. */
+const withArticle = (word: string) => (/^[aeiou]/.test(word) ? 'an ' : 'a ') + word
 
 /** Evaluates a constant expression of numbers (hyper values, initial values). */
 function constValue(e: Expr, bag: DiagnosticBag, what: string): number | undefined {
@@ -124,6 +129,12 @@ class LayerChecker {
   readonly params: TensorInfo[] = []
   readonly states: TensorInfo[] = []
   readonly hypers: HyperInfo[] = []
+  /** In a spec: the names of the upstream gradients (`dy`, or `dy_NAME` for each output). */
+  upstream: string[] | undefined
+  /** The names the statements being checked bind further down, and where. */
+  private later = new Map<string, Span>()
+  /** Names used (and reported) before their binding: the binding then counts as used. */
+  private usedEarly = new Set<string>()
 
   constructor(
     readonly decl: LayerDecl,
@@ -225,11 +236,13 @@ class LayerChecker {
       this.checkSizeExpr(it.def)
       info.size = it.def
     }
+    const bare = new Set<string>()
     for (const it of axisItems) {
       if (!it.def) {
         const info = axes.get(it.name)!
-        if (info.kind !== 'free')
+        if (info.kind !== 'free' || bare.has(it.name) || sized.has(it.name))
           this.bag.error(it.nameSpan, `duplicate declaration of axis ${it.name}`)
+        bare.add(it.name)
       }
     }
   }
@@ -343,7 +356,7 @@ class LayerChecker {
       else if (this.values.has(o.name))
         this.bag.error(
           o.nameSpan,
-          `output '${o.name}' has the name of a ${this.values.get(o.name)!.kind}`,
+          `output '${o.name}' has the name of ${withArticle(this.values.get(o.name)!.kind)}`,
         )
       outNames.add(o.name)
       if (o.shape) this.shapeAxes(o.shape, `output ${o.name}`)
@@ -399,6 +412,7 @@ class LayerChecker {
           continue
         }
         t.used = true
+        if (t.unknown) continue
         if (o.shape) {
           const declared = o.shape.map((a) => a.name)
           if (
@@ -453,8 +467,13 @@ class LayerChecker {
     const local = new Map<string, ValueEntry>(extra ?? [])
     const updated = new Set<string>()
     const lookup = (name: string) => local.get(name) ?? this.values.get(name)
+    this.later = new Map()
+    this.usedEarly = new Set()
+    for (const s of stmts)
+      if (s.kind === 'bind' && !this.later.has(s.name)) this.later.set(s.name, s.nameSpan)
     for (const s of stmts) {
       const t = this.infer(s.value, lookup)
+      if (s.kind === 'bind' && this.later.get(s.name) === s.nameSpan) this.later.delete(s.name)
       if (s.kind === 'update') {
         const st = this.values.get(s.name)
         if (mode === 'eval' || (mode === 'forward' && where === 'layer')) {
@@ -493,14 +512,19 @@ class LayerChecker {
         this.bag.error(s.nameSpan, `'${s.name}' ${what}: bindings are immutable`)
         continue
       }
-      if (t?.kind === 'axes') {
+      if (t?.kind === 'axes')
         this.bag.error(
           s.value.span,
           `an axis list is not a value: use it as an argument, e.g. sum(x, ${fmtAxes(t.axes)})`,
         )
-        continue
-      }
-      local.set(s.name, { kind: 'bind', axes: t?.axes ?? [], span: s.nameSpan, used: false })
+      const ok = t?.kind === 'value'
+      local.set(s.name, {
+        kind: 'bind',
+        axes: ok ? t.axes : [],
+        span: s.nameSpan,
+        used: this.usedEarly.has(s.name),
+        ...(ok ? {} : { unknown: true }),
+      })
     }
     return local
   }
@@ -510,6 +534,12 @@ class LayerChecker {
     const t = this.inferInner(e, lookup)
     if (t) this.types.set(e, t)
     return t
+  }
+
+  private boundInBlocks(name: string): boolean {
+    return this.decl.items.some(
+      (it) => it.kind === 'block' && it.stmts.some((st) => st.kind === 'bind' && st.name === name),
+    )
   }
 
   private value(e: Expr, lookup: (name: string) => ValueEntry | undefined): Type | undefined {
@@ -568,10 +598,28 @@ class LayerChecker {
               e.span,
               `'${e.name}' is an axis, not a value; use count([${e.name}]) for its size`,
             )
+          else if (this.upstream && /^dy(_|$)/.test(e.name))
+            this.bag.error(
+              e.span,
+              `unknown name '${e.name}': the upstream gradient${this.upstream.length > 1 ? 's' : ''} of ${this.decl.name} ${this.upstream.length > 1 ? 'are' : 'is'} ${this.upstream.join(', ')}`,
+            )
+          else if (this.later.has(e.name)) {
+            const at = this.later.get(e.name)!
+            this.usedEarly.add(e.name)
+            this.bag.error(
+              e.span,
+              `'${e.name}' is used before it is bound (at ${at.line}:${at.col}): bind it first`,
+            )
+          } else if (this.upstream && this.boundInBlocks(e.name))
+            this.bag.error(
+              e.span,
+              `unknown name '${e.name}': a spec sees the layer's inputs, params, hypers and state, not the bindings of its blocks`,
+            )
           else this.bag.error(e.span, `unknown name '${e.name}'`)
           return undefined
         }
         v.used = true
+        if (v.unknown) return undefined
         return { kind: 'value', axes: v.axes }
       }
       case 'axes': {
@@ -611,10 +659,11 @@ class LayerChecker {
     const b = builtins.get(e.callee)
     if (!b) {
       const v = lookup(e.callee)
+      if (v) v.used = true
       this.bag.error(
         e.calleeSpan,
         v
-          ? `'${e.callee}' is a ${v.kind === 'bind' ? 'value' : v.kind}, not a function`
+          ? `'${e.callee}' is ${withArticle(v.kind === 'bind' ? 'value' : v.kind)}, not a function`
           : `unknown function '${e.callee}'`,
       )
       return undefined
@@ -665,6 +714,27 @@ class LayerChecker {
         }
         return { kind: 'value', axes: x.axes.filter((a) => !r.axes.includes(a)) }
       }
+      case 'broadcast': {
+        if (last.kind !== 'axes') {
+          this.bag.error(
+            last.span,
+            `the second argument of broadcast must be an axis list, e.g. broadcast(x, [N, C])`,
+          )
+          return undefined
+        }
+        const x = this.value(e.args[0]!, lookup)
+        const r = this.infer(last, lookup)
+        if (!x || !r) return undefined
+        const missing = x.axes.filter((a) => !r.axes.includes(a))
+        if (missing.length) {
+          this.bag.error(
+            last.span,
+            `broadcast to ${fmtAxes(r.axes)} would drop axes ${fmtAxes(missing)} of its operand`,
+          )
+          return undefined
+        }
+        return this.broadcast(e.span, [x, { kind: 'value', axes: r.axes }])
+      }
       case 'elementwise':
       case 'stop_gradient': {
         const ts = e.args.map((a) => this.value(a, lookup))
@@ -714,6 +784,7 @@ function checkSpec(
     return undefined
   }
   checker.bag = bag
+  checker.upstream = layer.outputs.map((o) => upstreamName(layer, o.name))
   for (const v of checker.values.values()) v.used = false
   const extra = new Map<string, ValueEntry>()
   for (const o of layer.outputs)
@@ -737,7 +808,7 @@ function checkSpec(
     const want = targets.get(name)
     if (want) {
       entry.used = true
-      if (want.join() !== entry.axes.join())
+      if (!entry.unknown && want.join() !== entry.axes.join())
         bag.error(
           entry.span,
           `'${name}' has axes ${fmtAxes(entry.axes)}, but ${name.slice(1)} has axes ${fmtAxes(want)}`,

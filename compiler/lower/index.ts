@@ -72,6 +72,7 @@ export class Lowerer {
       }
       return b.binary(name as 'max' | 'min', this.expr(args[0]!), this.expr(args[1]!))
     }
+    if (name === 'broadcast') return b.broadcast(this.expr(args[0]!), b.axes.sort(axesOf(args[1]!)!))
     const vs = args.map((a) => this.expr(a))
     if (name in unaryBuiltins) return b.unary(unaryBuiltins[name]!, vs[0]!)
     if (name in compareBuiltins) return b.binary(compareBuiltins[name as keyof typeof compareBuiltins], vs[0]!, vs[1]!)

@@ -1,0 +1,24 @@
+// The targets `normc run` can execute a step on. Each takes the checked layer, the mode and the
+// case, and returns the same result shape as the interpreter.
+
+import type { CheckedLayer } from '../../compiler/check/index.js'
+import { NormcError } from '../../compiler/diagnostics.js'
+import type { RunCase } from '../../runtime/case.js'
+import { runStepInterp, type StepResult } from '../../runtime/step.js'
+
+export interface TargetOptions {
+  precision?: string
+  backend?: string
+}
+
+export type RunTarget = (layer: CheckedLayer, mode: 'train' | 'eval', c: RunCase, opts: TargetOptions) => Promise<StepResult>
+
+export const runTargets: Record<'interp' | 'js' | 'gpu', RunTarget> = {
+  interp: async (layer, mode, c) => runStepInterp(layer, mode, c),
+  js: async () => {
+    throw new NormcError('the js target is not available yet')
+  },
+  gpu: async () => {
+    throw new NormcError('the gpu target is not available yet')
+  },
+}
