@@ -147,8 +147,11 @@ export class Builder {
   neg = (a: Node) => this.unary('neg', a)
 }
 
-/** Nodes reachable from `roots`, each after its arguments (iterative: deep graphs are fine). */
-export function topoOrder(roots: readonly Node[]): Node[] {
+/**
+ * Nodes reachable from `roots`, each after its arguments (iterative: deep graphs are fine).
+ * The walk does not go past nodes in `stop` (they are listed, their arguments are not).
+ */
+export function topoOrder(roots: readonly Node[], stop?: ReadonlySet<number>): Node[] {
   const out: Node[] = []
   const seen = new Set<number>()
   const stack: [Node, number][] = []
@@ -159,7 +162,7 @@ export function topoOrder(roots: readonly Node[]): Node[] {
     while (stack.length) {
       const top = stack[stack.length - 1]!
       const [n, i] = top
-      if (i < n.args.length) {
+      if (i < n.args.length && !stop?.has(n.id)) {
         top[1]++
         const a = n.args[i]!
         if (!seen.has(a.id)) {

@@ -1,0 +1,423 @@
+// Emit JavaScript from a kernel plan: one function per step, plain loops over typed arrays,
+// accumulating in float64 (JS numbers).
+//
+// Only identifiers this file makes (b3, v12, i1, o3_1, s0, …) and numbers it formats appear in
+// the source: no name from the .norm file is ever written into generated code, so a hostile
+// file cannot inject anything. Numbers are checked to be finite before they are written.
+//
+// A step function is `(B, S, H) => void`: B the buffers (typed arrays, in the order of the
+// step's buffer table), S the sizes of the layer's leaf axes, H the hyper values.
+
+import type { AxisTable } from '../../check/axes.js'
+import type { CheckedLayer } from '../../check/index.js'
+import type { Node } from '../../ir/index.js'
+import { leafAxes, rootTarget, viewed, type KernelPlan, type Stage, type StepPlan } from '../../schedule/index.js'
+
+export type BufferRole = 'input' | 'param' | 'state' | 'dy' | 'saved' | 'temp' | 'shift' | 'output' | 'update'
+
+export interface BufferSpec {
+  role: BufferRole
+  /** The input, param, state, output or update name (for leaves and results); never written into code. */
+  name?: string
+  /** Leaf axes, in memory order. */
+  axes: string[]
+  /** The IR node (not for shift buffers). */
+  node?: Node
+}
+
+export interface EmittedStep {
+  /** The body of `function (B, S, H) { … }`. */
+  body: string
+  buffers: BufferSpec[]
+}
+
+export interface EmittedLayer {
+  /** The layer's leaf axes, in the order of S. */
+  axes: string[]
+  hypers: string[]
+  forward: EmittedStep
+  backward: EmittedStep
+}
+
+/** A finite number as JS source. */
+export function jsNumber(v: number): string {
+  if (!Number.isFinite(v)) throw new Error(`internal: non-finite constant ${v} in generated code`)
+  const s = Object.is(v, -0) ? '-0' : String(v)
+  return v < 0 || Object.is(v, -0) ? `(${s})` : s
+}
+
+interface Loop {
+  axes: string[]
+}
+
+class StepEmitter {
+  readonly lines: string[] = []
+  readonly buffers: BufferSpec[] = []
+  private readonly bufIndex = new Map<number, number>()
+  private indent = 1
+
+  constructor(
+    readonly step: StepPlan,
+    readonly layer: CheckedLayer,
+    readonly leafOrder: string[],
+  ) {}
+
+  get axes(): AxisTable {
+    return this.layer.axes
+  }
+
+  emit(line: string): void {
+    this.lines.push('  '.repeat(this.indent) + line)
+  }
+
+  size(a: string): string {
+    return `s${this.leafOrder.indexOf(a)}`
+  }
+
+  sizeProduct(axes: readonly string[]): string {
+    return axes.length ? axes.map((a) => this.size(a)).join(' * ') : '1'
+  }
+
+  buffer(n: Node, role: BufferRole, name?: string): number {
+    const hit = this.bufIndex.get(n.id)
+    if (hit !== undefined) return hit
+    const spec: BufferSpec = { role, axes: leafAxes(n, this.axes), node: n }
+    if (name !== undefined) spec.name = name
+    this.buffers.push(spec)
+    this.bufIndex.set(n.id, this.buffers.length - 1)
+    return this.buffers.length - 1
+  }
+
+  hasBuffer(n: Node): boolean {
+    return this.bufIndex.has(n.id)
+  }
+
+  run(): EmittedStep {
+    const step = this.step
+    // Buffers: leaves first, then results, then temporaries.
+    for (const n of step.leaves) {
+      if (n.op === 'input') this.buffer(n, n.role === 'dy' ? 'dy' : (n.role as BufferRole), n.name)
+      else this.buffer(n, 'saved')
+    }
+    for (const o of step.outputs) if (!this.hasBuffer(rootTarget(o.node))) this.buffer(rootTarget(o.node), 'output', o.name)
+    for (const u of step.updates) if (!this.hasBuffer(rootTarget(u.node))) this.buffer(rootTarget(u.node), 'update', u.name)
+    for (const s of step.saved) if (!this.hasBuffer(s)) this.buffer(s, 'saved')
+    for (const n of step.materialized) if (!this.hasBuffer(n)) this.buffer(n, 'temp')
+    const shiftOf = new Map<number, number>()
+    for (const st of step.stages)
+      for (const m of st.moments) {
+        this.buffers.push({ role: 'shift', axes: leafAxes(m.sum1, this.axes) })
+        shiftOf.set(m.sum1.id, this.buffers.length - 1)
+      }
+    this.leafOrder.forEach((_, i) => this.emit(`const s${i} = S[${i}]`))
+    this.buffers.forEach((_, i) => this.emit(`const b${i} = B[${i}]`))
+    for (const st of step.stages) this.stage(st, shiftOf)
+    return { body: this.lines.join('\n'), buffers: this.buffers }
+  }
+
+  /** Loops over the stage's space; adjacent axes that every access treats alike are merged. */
+  private loops(st: Stage, accessed: Node[]): Loop[] {
+    const groups: Loop[] = []
+    const reduced = [...st.reductions, ...st.moments.map((m) => m.sum2)].map((r) => this.reducedLeaves(r))
+    const alike = (a: string, b: string) =>
+      accessed.every((n) => leafAxes(n, this.axes).includes(a) === leafAxes(n, this.axes).includes(b)) &&
+      reduced.every((R) => R.includes(a) === R.includes(b))
+    for (const a of st.space) {
+      const last = groups[groups.length - 1]
+      if (last && alike(last.axes[last.axes.length - 1]!, a)) last.axes.push(a)
+      else groups.push({ axes: [a] })
+    }
+    return groups
+  }
+
+  private reducedLeaves(r: Node): string[] {
+    return r.over!.flatMap((a) => this.axes.leaves(a))
+  }
+
+  /** The nodes a stage computes inline and the buffers it reads, in dependency order. */
+  private stageNodes(st: Stage): { inline: Node[]; loads: Node[] } {
+    const inline: Node[] = []
+    const loads: Node[] = []
+    const seen = new Set<number>()
+    const visit = (n: Node, root: boolean): void => {
+      const v = root ? n : viewed(n)
+      if (seen.has(v.id)) return
+      seen.add(v.id)
+      if (!root && (v.op === 'const' || v.op === 'hyper' || v.op === 'count')) return
+      if (!root && this.hasBuffer(v)) {
+        loads.push(v)
+        return
+      }
+      if (v.op === 'input') {
+        loads.push(v)
+        return
+      }
+      for (const a of v.args) visit(a, false)
+      inline.push(v)
+    }
+    for (const n of st.stores) visit(n, true)
+    for (const r of st.reductions) visit(r.args[0]!, false)
+    for (const m of st.moments) visit(m.src, false)
+    return { inline: inline.filter((n) => !(n.op === 'sum' || n.op === 'rmax' || n.op === 'rmin')), loads }
+  }
+
+  private stage(st: Stage, shiftOf: Map<number, number>): void {
+    const { inline, loads } = this.stageNodes(st)
+    const results = [...st.stores, ...st.reductions, ...st.moments.flatMap((m) => [m.sum1, m.sum2])]
+    const accessed = [...loads, ...results]
+    const loops = this.loops(st, accessed)
+    const level = (n: Node) => {
+      const la = leafAxes(n, this.axes)
+      let l = 0
+      loops.forEach((lp, j) => {
+        if (lp.axes.some((a) => la.includes(a))) l = j + 1
+      })
+      return l
+    }
+    this.emit(`// stage over [${st.space.join(', ')}]${st.full ? ' (a pass over the full-size tensors)' : ''}`)
+    // Prologue: reset accumulators; moments take their shift from each group's first element.
+    for (const r of st.reductions) {
+      const init = r.op === 'rmax' ? '-Infinity' : r.op === 'rmin' ? 'Infinity' : '0'
+      this.emit(`b${this.bufIndex.get(r.id)}.fill(${init})`)
+    }
+    for (const m of st.moments) {
+      this.emit(`b${this.bufIndex.get(m.sum1.id)}.fill(0)`)
+      this.emit(`b${this.bufIndex.get(m.sum2.id)}.fill(0)`)
+      this.shiftLoop(m.sum1, viewed(m.src), shiftOf.get(m.sum1.id)!)
+    }
+    // Offsets: for each accessed buffer and loop level, the running offset.
+    const bufs = accessed.map((n) => this.bufIndex.get(n.id)!)
+    const flushLevel = new Map<number, number>()
+    for (const r of [...st.reductions, ...st.moments.map((m) => m.sum1)]) {
+      const R = this.reducedLeaves(r.op === 'sum' && st.moments.some((m) => m.sum1 === r) ? r : r)
+      let p = loops.length
+      while (p > 0 && loops[p - 1]!.axes.every((a) => R.includes(a))) p--
+      flushLevel.set(r.id, p)
+    }
+    const nodeLevel = new Map<number, number>()
+    for (const n of inline) nodeLevel.set(n.id, level(n))
+    const emitted = new Set<number>()
+    const value = (n: Node): string => this.valueOf(n)
+    const emitAt = (lv: number) => {
+      for (const b of loads) if (level(b) === lv && !emitted.has(b.id)) {
+        emitted.add(b.id)
+        this.emit(`const v${b.id} = b${this.bufIndex.get(b.id)}[${this.offset(b, lv, loops)}]`)
+      }
+      for (const n of inline)
+        if (nodeLevel.get(n.id) === lv && !emitted.has(n.id)) {
+          emitted.add(n.id)
+          this.emit(`const v${n.id} = ${this.expr(n, value)}`)
+        }
+    }
+    const open = (j: number) => {
+      // Offsets for loop j (1-based) of every accessed buffer that has its axes.
+      const lp = loops[j - 1]!
+      this.emit(`for (let i${j} = 0; i${j} < ${this.sizeProduct(lp.axes)}; i${j}++) {`)
+      this.indent++
+      for (const bi of new Set(bufs)) {
+        const spec = this.buffers[bi]!
+        if (!lp.axes.some((a) => spec.axes.includes(a))) continue
+        const stride = this.stride(spec.axes, lp.axes)
+        this.emit(`const o${bi}_${j} = ${this.prevOffset(bi, j - 1, loops)} + i${j}${stride === '1' ? '' : ` * (${stride})`}`)
+      }
+    }
+    const body = (j: number): void => {
+      emitAt(j)
+      // Accumulators that flush after loop j + 1.
+      const flushHere = [...flushLevel].filter(([, p]) => p === j && j < loops.length).map(([id]) => id)
+      for (const id of flushHere) {
+        const m = st.moments.find((x) => x.sum1.id === id)
+        this.emit(`let a${id} = 0`)
+        if (m) {
+          this.emit(`let a${m.sum2.id} = 0`)
+          this.emit(`const k${id} = b${shiftOf.get(id)}[${this.offset(m.sum1, j, loops)}]`)
+        } else {
+          const r = st.reductions.find((x) => x.id === id)!
+          if (r.op !== 'sum') this.lines[this.lines.length - 1] = this.lines[this.lines.length - 1]!.replace('= 0', `= ${r.op === 'rmax' ? '-Infinity' : 'Infinity'}`)
+        }
+      }
+      if (j < loops.length) {
+        open(j + 1)
+        body(j + 1)
+        this.indent--
+        this.emit('}')
+        for (const id of flushHere) {
+          const m = st.moments.find((x) => x.sum1.id === id)
+          const r = m ? m.sum1 : st.reductions.find((x) => x.id === id)!
+          const idx = this.offset(r, j, loops)
+          const b = this.bufIndex.get(r.id)!
+          if (r.op === 'rmax' || r.op === 'rmin') {
+            const f = r.op === 'rmax' ? 'Math.max' : 'Math.min'
+            this.emit(`b${b}[${idx}] = ${f}(b${b}[${idx}], a${id})`)
+          } else this.emit(`b${b}[${idx}] += a${id}`)
+          if (m) this.emit(`b${this.bufIndex.get(m.sum2.id)}[${idx}] += a${m.sum2.id}`)
+        }
+        return
+      }
+      // Innermost: stores and accumulation.
+      for (const s of st.stores) this.emit(`b${this.bufIndex.get(s.id)}[${this.offset(s, j, loops)}] = v${s.id}`)
+      for (const r of st.reductions) {
+        const v = value(r.args[0]!)
+        const p = flushLevel.get(r.id)!
+        const f = r.op === 'rmax' ? 'Math.max' : r.op === 'rmin' ? 'Math.min' : ''
+        if (p === loops.length) {
+          const ref = `b${this.bufIndex.get(r.id)}[${this.offset(r, j, loops)}]`
+          this.emit(f ? `${ref} = ${f}(${ref}, ${v})` : `${ref} += ${v}`)
+        } else this.emit(f ? `a${r.id} = ${f}(a${r.id}, ${v})` : `a${r.id} += ${v}`)
+      }
+      for (const m of st.moments) {
+        const id = m.sum1.id
+        const p = flushLevel.get(id)!
+        const src = value(m.src)
+        if (p === loops.length) {
+          const idx = this.offset(m.sum1, j, loops)
+          this.emit(`{ const d = ${src} - b${shiftOf.get(id)}[${idx}]; b${this.bufIndex.get(id)}[${idx}] += d; b${this.bufIndex.get(m.sum2.id)}[${idx}] += d * d }`)
+        } else this.emit(`{ const d = ${src} - k${id}; a${id} += d; a${m.sum2.id} += d * d }`)
+      }
+    }
+    this.emit('{')
+    this.indent++
+    body(0)
+    this.indent--
+    this.emit('}')
+    // Epilogue: undo the shift: Σx = Σ(x − k) + m·k; Σ(x − μ)² = Σ(x − k)² − (Σ(x − k))² / m.
+    for (const m of st.moments) {
+      const b1 = this.bufIndex.get(m.sum1.id)!
+      const b2 = this.bufIndex.get(m.sum2.id)!
+      const sh = shiftOf.get(m.sum1.id)!
+      const count = this.sizeProduct(this.reducedLeaves(m.sum1))
+      this.emit(`for (let t = 0, m = ${count}; t < b${b1}.length; t++) {`)
+      this.emit(`  const s = b${b1}[t]`)
+      this.emit(`  b${b1}[t] = s + m * b${sh}[t]`)
+      this.emit(`  b${b2}[t] = Math.max(0, b${b2}[t] - (s * s) / m)`)
+      this.emit(`}`)
+    }
+  }
+
+  /** shift[g] = src at the first element of group g (every reduced index 0). */
+  private shiftLoop(sum1: Node, src: Node, shiftBuf: number): void {
+    const out = leafAxes(sum1, this.axes)
+    const srcAxes = leafAxes(src, this.axes)
+    const srcBuf = this.bufIndex.get(src.id)!
+    this.emit('{')
+    this.indent++
+    out.forEach((a, j) => {
+      this.emit(`for (let j${j} = 0; j${j} < ${this.size(a)}; j${j}++) {`)
+      this.indent++
+    })
+    const dst = out.map((a, j) => `j${j} * (${this.stride(out, [a])})`).join(' + ') || '0'
+    const from = out.map((a, j) => `j${j} * (${this.stride(srcAxes, [a])})`).join(' + ') || '0'
+    this.emit(`b${shiftBuf}[${dst}] = b${srcBuf}[${from}]`)
+    out.forEach(() => {
+      this.indent--
+      this.emit('}')
+    })
+    this.indent--
+    this.emit('}')
+  }
+
+  /** The stride (as source) of the innermost axis of `group` inside a buffer with `axes`. */
+  private stride(axes: readonly string[], group: readonly string[]): string {
+    const last = group[group.length - 1]!
+    const k = axes.indexOf(last)
+    return this.sizeProduct(axes.slice(k + 1))
+  }
+
+  private prevOffset(bi: number, j: number, loops: Loop[]): string {
+    const spec = this.buffers[bi]!
+    for (let l = j; l >= 1; l--) if (loops[l - 1]!.axes.some((a) => spec.axes.includes(a))) return `o${bi}_${l}`
+    return '0'
+  }
+
+  /** The offset of node n's buffer at loop level lv. */
+  private offset(n: Node, lv: number, loops: Loop[]): string {
+    return this.prevOffset(this.bufIndex.get(n.id)!, lv, loops)
+  }
+
+  private valueOf(n: Node): string {
+    const v = viewed(n)
+    switch (v.op) {
+      case 'const':
+        return jsNumber(v.value!)
+      case 'hyper':
+        return `H[${this.layer.hypers.findIndex((h) => h.name === v.name)}]`
+      case 'count':
+        return `(${this.sizeProduct(v.over!.flatMap((a) => this.axes.leaves(a)))})`
+      default:
+        return `v${v.id}`
+    }
+  }
+
+  private expr(n: Node, val: (n: Node) => string): string {
+    const a = n.args.map(val)
+    switch (n.op) {
+      case 'broadcast':
+      case 'regroup':
+      case 'stop_gradient':
+        return a[0]!
+      case 'const':
+      case 'hyper':
+      case 'count':
+        return val(n)
+      case 'neg':
+        return `-${a[0]}`
+      case 'sqrt':
+        return `Math.sqrt(${a[0]})`
+      case 'rsqrt':
+        return `1 / Math.sqrt(${a[0]})`
+      case 'exp':
+      case 'log':
+      case 'abs':
+      case 'tanh':
+        return `Math.${n.op}(${a[0]})`
+      case 'recip':
+        return `1 / ${a[0]}`
+      case 'sigmoid':
+        return `1 / (1 + Math.exp(-${a[0]}))`
+      case 'sign':
+        return `(${a[0]} > 0 ? 1 : ${a[0]} < 0 ? -1 : ${a[0]} === 0 ? 0 : NaN)`
+      case 'add':
+        return `${a[0]} + ${a[1]}`
+      case 'sub':
+        return `${a[0]} - ${a[1]}`
+      case 'mul':
+        return `${a[0]} * ${a[1]}`
+      case 'div':
+        return `${a[0]} / ${a[1]}`
+      case 'pow':
+        return viewed(n.args[1]!).op === 'const' && viewed(n.args[1]!).value === 2 ? `${a[0]} * ${a[0]}` : `${a[0]} ** ${a[1]}`
+      case 'max':
+        return `Math.max(${a[0]}, ${a[1]})`
+      case 'min':
+        return `Math.min(${a[0]}, ${a[1]})`
+      case 'ge':
+        return `(${a[0]} >= ${a[1]} ? 1 : 0)`
+      case 'gt':
+        return `(${a[0]} > ${a[1]} ? 1 : 0)`
+      case 'le':
+        return `(${a[0]} <= ${a[1]} ? 1 : 0)`
+      case 'lt':
+        return `(${a[0]} < ${a[1]} ? 1 : 0)`
+      case 'eq':
+        return `(${a[0]} === ${a[1]} ? 1 : 0)`
+      case 'clamp':
+        return `Math.min(Math.max(${a[0]}, ${a[1]}), ${a[2]})`
+      default:
+        throw new Error(`internal: cannot emit ${n.op} inline`)
+    }
+  }
+}
+
+/** The leaf axes of a layer in the order of the size array S. */
+export function leafAxisOrder(layer: CheckedLayer): string[] {
+  const out: string[] = []
+  for (const a of layer.axes.sort(layer.axes.axes.keys())) for (const l of layer.axes.leaves(a)) if (!out.includes(l)) out.push(l)
+  return out
+}
+
+export function emitLayer(plan: KernelPlan): EmittedLayer {
+  const order = leafAxisOrder(plan.layer)
+  const fwd = new StepEmitter(plan.forward, plan.layer, order).run()
+  const bwd = new StepEmitter(plan.backward, plan.layer, order).run()
+  return { axes: order, hypers: plan.layer.hypers.map((h) => h.name), forward: fwd, backward: bwd }
+}
