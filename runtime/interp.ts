@@ -97,6 +97,14 @@ function countsIn(n: Node, out = new Set<string>()): Set<string> {
   return out
 }
 
+/** The located error for size arithmetic that divides by zero. */
+function divisionByZero(n: Node, sizes: Sizes, file?: string): NormcError {
+  const counted = [...countsIn(n.args[1]!)].map((ax) => `${ax} = ${sizes.get(ax)}`)
+  const why = counted.length ? ` with ${counted.join(', ')}` : ''
+  const divisor = n.args[1]!.op === 'broadcast' ? n.args[1]!.args[0]! : n.args[1]!
+  return new NormcError(`division by zero in size arithmetic: the divisor is 0${why}`, divisor.span ?? n.span, file)
+}
+
 /**
  * Evaluates `roots`. Size arithmetic that divides by zero (e.g. BatchNorm's m / (m − 1) with
  * one value per channel) is a located error, not an Infinity.
@@ -178,12 +186,7 @@ export function evaluate(roots: readonly Node[], env: Bindings, file?: string): 
           break
         }
         const f = binary[n.op]!
-        if (n.op === 'div' && isBindTime(n.args[1]!, bindMemo) && a[1]!.some((v) => v === 0)) {
-          const counted = [...countsIn(n.args[1]!)].map((ax) => `${ax} = ${sizes.get(ax)}`)
-          const why = counted.length ? ` with ${counted.join(', ')}` : ''
-          const divisor = n.args[1]!.op === 'broadcast' ? n.args[1]!.args[0]! : n.args[1]!
-          throw new NormcError(`division by zero in size arithmetic: the divisor is 0${why}`, divisor.span ?? n.span, file)
-        }
+        if (n.op === 'div' && isBindTime(n.args[1]!, bindMemo) && a[1]!.some((v) => v === 0)) throw divisionByZero(n, sizes, file)
         const [x, y] = a as [Float64Array, Float64Array]
         for (let i = 0; i < size; i++) out[i] = f(x[i]!, y[i]!)
       }
@@ -191,4 +194,28 @@ export function evaluate(roots: readonly Node[], env: Bindings, file?: string): 
     vals.set(n.id, out)
   }
   return roots.map((r) => vals.get(r.id)!)
+}
+
+/**
+ * Evaluates every bind-time divisor of the graph (size and hyper arithmetic only, no tensor
+ * data) and refuses a zero with the interpreter's located error. Compiled targets call this
+ * when sizes and hypers are bound, so they refuse what the interpreter refuses.
+ */
+export function checkBindTimeDivisions(
+  roots: readonly Node[],
+  sizes: Sizes,
+  hypers: ReadonlyMap<string, number>,
+  file?: string,
+): void {
+  const memo = new Map<number, boolean>()
+  const divs = topoOrder(roots).filter((n) => n.op === 'div' && isBindTime(n.args[1]!, memo))
+  if (divs.length === 0) return
+  const vals = evaluate(
+    divs.map((d) => d.args[1]!),
+    { sizes, tensors: new Map(), hypers },
+    file,
+  )
+  divs.forEach((d, i) => {
+    if (vals[i]!.some((v) => v === 0)) throw divisionByZero(d, sizes, file)
+  })
 }

@@ -8,7 +8,7 @@ import { emitLayer, type BufferSpec, type EmittedLayer, type EmittedStep } from 
 import { compileLayerGraphs } from '../../compiler/pipeline.js'
 import { planLayer, rootTarget, type KernelPlan } from '../../compiler/schedule/index.js'
 import { upstreamName } from '../../compiler/check/index.js'
-import { sizeOf } from '../interp.js'
+import { checkBindTimeDivisions, sizeOf } from '../interp.js'
 import { bindHypers, bindSizes } from '../sizes.js'
 
 export type Precision = 'f32' | 'f64'
@@ -88,6 +88,7 @@ export class JsLayer {
     if (i < 0) throw new NormcError(`unknown hyper '${name}'`)
     this.H[i] = value
     this.hypers.set(name, value)
+    this.validated.clear()
   }
 
   compiled(mode: Mode): CompiledMode {
@@ -97,6 +98,17 @@ export class JsLayer {
       this.modes.set(mode, c)
     }
     return c
+  }
+
+  private readonly validated = new Set<Mode>()
+
+  /** Size arithmetic that divides by zero (BatchNorm's m / (m − 1) at m = 1) is refused, located. */
+  private validate(mode: Mode): void {
+    if (this.validated.has(mode)) return
+    const p = this.compiled(mode).plan
+    const roots = [...p.forward.outputs, ...p.forward.updates, ...p.backward.outputs].map((o) => o.node)
+    checkBindTimeDivisions(roots, this.sizes, this.hypers, this.layer.file)
+    this.validated.add(mode)
   }
 
   private alloc(axes: readonly string[], f64 = false): Tensor {
@@ -144,6 +156,7 @@ export class JsLayer {
     const mode = opts.mode
     if (mode !== 'train' && mode !== 'eval') throw new NormcError(`mode must be 'train' or 'eval'`)
     const c = this.compiled(mode)
+    this.validate(mode)
     const specs = c.emitted.forward.buffers
     const work = this.workFor(`f${mode}`, specs)
     const params = opts.params ?? {}
