@@ -53,7 +53,7 @@ const ruleWhat: Record<string, string> = {
   mode: "a mode: 'train', 'eval' or 'forward'",
   atom: 'an expression',
   unary: 'an expression',
-  stmt: "a statement 'name = expr' or 'name <- expr'",
+  stmt: 'a statement (name = expr or name <- expr)',
 }
 
 function endOfSource(src: string): Span {
@@ -63,26 +63,73 @@ function endOfSource(src: string): Span {
   return { start: src.length, end: src.length, line, col, endLine: line, endCol: col }
 }
 
-function errorMessage(e: IRecognitionException, src: string): { span: Span; message: string } {
+const openers = new Map<TokenType, TokenType>([
+  [T.RParen, T.LParen],
+  [T.RBracket, T.LBracket],
+  [T.RBrace, T.LBrace],
+])
+
+/** The innermost bracket of type `open` still unclosed before `toks[end]`. */
+function unclosed(toks: IToken[], end: number, open: TokenType): IToken | undefined {
+  const stack: IToken[] = []
+  for (let i = 0; i < end && i < toks.length; i++) {
+    const t = toks[i]!
+    if (t.tokenType === T.LParen || t.tokenType === T.LBracket || t.tokenType === T.LBrace)
+      stack.push(t)
+    else if (openers.has(t.tokenType) && stack.at(-1)?.tokenType === openers.get(t.tokenType))
+      stack.pop()
+  }
+  for (let i = stack.length - 1; i >= 0; i--) if (stack[i]!.tokenType === open) return stack[i]
+  return undefined
+}
+
+function errorMessage(
+  e: IRecognitionException,
+  src: string,
+  toks: IToken[],
+  index: Map<IToken, number>,
+): { span: Span; message: string } {
   const t = e.token
-  const span = t.tokenType === EOF || Number.isNaN(t.startOffset) ? endOfSource(src) : tokenSpan(t)
+  const eof = t.tokenType === EOF || Number.isNaN(t.startOffset)
+  const span = eof ? endOfSource(src) : tokenSpan(t)
   const found = describe(t)
+  const at = eof ? toks.length : (index.get(t) ?? toks.length)
+  const rule = e.context.ruleStack[e.context.ruleStack.length - 1] ?? 'file'
+  // `1.2.3` lexes as `1.2` `.3`.
+  const prev = toks[at - 1]
+  if (
+    !eof &&
+    t.tokenType === T.NumberLiteral &&
+    prev?.tokenType === T.NumberLiteral &&
+    (prev.endOffset ?? -2) + 1 === t.startOffset
+  )
+    return { span: tokenSpan(prev), message: `malformed number '${prev.image}${t.image}'` }
   switch (e.name) {
     case 'MismatchedTokenException': {
       const m = /-->\s*(\w+)\s*<--/.exec(e.message)
-      const expected = m
-        ? ([...tokenLabels.entries()].find(([k]) => k.name === m[1])?.[1] ?? m[1])
-        : 'something else'
-      if (t.tokenType === EOF)
-        return { span, message: `unexpected end of file: expected ${expected}` }
-      return { span, message: `expected ${expected} but found ${found}` }
+      const type = m ? [...tokenLabels.keys()].find((k) => k.name === m[1]) : undefined
+      const expected = type ? tokenLabels.get(type)! : (m?.[1] ?? 'something else')
+      if (type === T.RBrace && !eof && (rule === 'layer' || rule === 'block' || rule === 'spec')) {
+        const what =
+          rule === 'layer'
+            ? 'a declaration (hyper, param, state, axis), a block (train, eval, forward)'
+            : 'a statement (name = expr or name <- expr)'
+        return { span, message: `unexpected ${found}: expected ${what} or '}'` }
+      }
+      // Name the bracket left open, where the closing one is missing.
+      const open = type && openers.get(type)
+      const opener = open && (eof || type !== T.RBrace) ? unclosed(toks, at, open) : undefined
+      const note = opener
+        ? ` (the '${opener.image}' at ${opener.startLine}:${opener.startColumn} is not closed)`
+        : ''
+      if (eof) return { span, message: `unexpected end of file: expected ${expected}${note}` }
+      return { span, message: `expected ${expected} but found ${found}${note}` }
     }
     case 'NotAllInputParsedException':
       return { span, message: `unexpected ${found}: expected ${ruleWhat.file}` }
     default: {
-      const rule = e.context.ruleStack[e.context.ruleStack.length - 1] ?? 'file'
       const what = ruleWhat[rule] ?? 'something else'
-      if (t.tokenType === EOF) return { span, message: `unexpected end of file: expected ${what}` }
+      if (eof) return { span, message: `unexpected end of file: expected ${what}` }
       return { span, message: `unexpected ${found}: expected ${what}` }
     }
   }
@@ -230,19 +277,97 @@ function attachComments(nodes: Commentable[], comments: IToken[], fileDangling: 
   for (const c of comments) place(c, nodes, fileDangling)
 }
 
+/** Characters pasted from documents that look like a token of the language, and that token. */
+const lookalikes = new Map<string, string>([
+  ['\u2212', "'-'"], // minus sign
+  ['\u2010', "'-'"], // hyphen
+  ['\u2013', "'-'"], // en dash
+  ['\u2014', "'-'"], // em dash
+  ['\u00d7', "'*'"], // multiplication sign
+  ['\u00b7', "'*'"], // middle dot
+  ['\u22c5', "'*'"], // dot operator
+  ['\u2217', "'*'"], // asterisk operator
+  ['\u00f7', "'/'"], // division sign
+  ['\u2215', "'/'"], // division slash
+  ['\u2190', "'<-'"],
+  ['\u2192', "'->'"],
+  ['\uff1d', "'='"],
+  ['\uff08', "'('"],
+  ['\uff09', "')'"],
+  ['\uff3b', "'['"],
+  ['\uff3d', "']'"],
+  ['\uff0c', "','"],
+  ['\uff1a', "':'"],
+  ['\u00a0', 'a space'],
+  ['\u2009', 'a space'],
+  ['\u200b', 'nothing (it is a zero-width space)'],
+  ['\ufeff', 'nothing (it is a byte-order mark)'],
+])
+
+/** The message for characters the lexer cannot read (chevrotain reports a run of them at once). */
+function badCharacters(text: string): string {
+  const chars = [...text]
+  const first = chars[0] ?? ''
+  const code = first.codePointAt(0) ?? 0
+  const hex = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`
+  const printable = !/[\p{C}\p{Z}]/u.test(text)
+  const what =
+    chars.length > 1
+      ? `characters ${printable ? `'${text}'` : chars.length}`
+      : `character ${code > 126 || code < 32 ? (printable ? `'${first}' (${hex})` : hex) : `'${first}'`}`
+  const meant = lookalikes.get(first)
+  const hint = meant
+    ? `: did you mean ${meant}?`
+    : /\p{L}/u.test(first)
+      ? ': names are ASCII letters, digits and _'
+      : code > 126
+        ? ': only ASCII is allowed outside comments'
+        : ''
+  return `unexpected ${what}${hint}`
+}
+
+const declKeywords: TokenType[] = [T.Hyper, T.Param, T.State, T.Axis]
+const modeKeywords: TokenType[] = [T.Train, T.Eval, T.Forward]
+
+/**
+ * `eval = …` in a block, `param state: [C]`, `layer L(as: [N])`: a keyword where a name was
+ * meant. No keyword is ever followed by `=`, `<-` or `:`, so a keyword in a name's place that is
+ * followed by one is reported here and parsed as the name it stands for (no cascade of errors).
+ * Among a layer's declarations, `hyper = 1` is rather a missing name: the parser reports that.
+ */
+function keywordsAsNames(toks: IToken[], bag: DiagnosticBag): IToken[] {
+  const braces: ('block' | 'layer')[] = []
+  return toks.map((t, i) => {
+    const prev = toks[i - 1]?.tokenType
+    if (t.tokenType === T.LBrace)
+      braces.push(prev && modeKeywords.includes(prev) ? 'block' : 'layer')
+    else if (t.tokenType === T.RBrace) braces.pop()
+    const next = toks[i + 1]?.tokenType
+    if (
+      !T.keywordTokens.includes(t.tokenType) ||
+      (next !== T.Equals && next !== T.LeftArrow && next !== T.Colon)
+    )
+      return t
+    const namePlace =
+      prev === undefined ||
+      declKeywords.includes(prev) ||
+      prev === T.LParen ||
+      prev === T.Comma ||
+      prev === T.Arrow ||
+      braces.at(-1) === 'block'
+    if (!namePlace) return t
+    bag.error(tokenSpan(t), `'${t.image}' is a keyword and cannot be used as a name`)
+    return { ...t, tokenType: T.Identifier, tokenTypeIdx: T.Identifier.tokenTypeIdx! }
+  })
+}
+
 /** Parses `.norm` source. The AST is undefined when the text is not well formed. */
 export function parse(src: string, file = '<input>'): ParseResult {
   const bag = new DiagnosticBag(file)
   const lexed = T.normLexer.tokenize(src)
   for (const e of lexed.errors) {
-    const ch = src.slice(e.offset, e.offset + e.length)
     const line = e.line ?? 1
     const col = e.column ?? 1
-    const code = ch.codePointAt(0) ?? 0
-    const what =
-      code > 126 || code < 32
-        ? `'${ch}' (U+${code.toString(16).toUpperCase().padStart(4, '0')})`
-        : `'${ch}'`
     bag.error(
       {
         start: e.offset,
@@ -252,15 +377,25 @@ export function parse(src: string, file = '<input>'): ParseResult {
         endLine: line,
         endCol: col + e.length,
       },
-      `unexpected character ${what}${code > 126 ? ': names are ASCII letters, digits and _' : ''}`,
+      badCharacters(src.slice(e.offset, e.offset + e.length)),
     )
   }
-  if (!checkNesting(lexed.tokens, bag)) return { ast: undefined, diagnostics: bag.items }
+  const toks = keywordsAsNames(lexed.tokens, bag)
+  if (!checkNesting(toks, bag)) return { ast: undefined, diagnostics: bag.items }
 
-  normParser.input = lexed.tokens
+  normParser.input = toks
   const cst = normParser.file()
+  // A dropped character usually breaks the syntax just after it: those errors say nothing new.
+  const afterBadChar = new Set<IToken>()
+  let ti = 0
+  for (const e of lexed.errors) {
+    while (ti < toks.length && toks[ti]!.startOffset < e.offset + e.length) ti++
+    for (const t of toks.slice(ti, ti + 2)) afterBadChar.add(t)
+  }
+  const index = new Map(toks.map((t, i) => [t, i]))
   for (const e of normParser.errors) {
-    const { span, message } = errorMessage(e, src)
+    if (afterBadChar.has(e.token)) continue
+    const { span, message } = errorMessage(e, src, toks, index)
     bag.error(span, message)
   }
   if (bag.hasErrors) return { ast: undefined, diagnostics: bag.items }

@@ -240,7 +240,9 @@ class LayerChecker {
     for (const it of axisItems) {
       if (!it.def) {
         const info = axes.get(it.name)!
-        if (info.kind !== 'free' || bare.has(it.name) || sized.has(it.name))
+        if (info.kind === 'input')
+          this.bag.error(it.nameSpan, `axis ${it.name} is already an axis of the inputs`)
+        else if (info.kind !== 'free' || bare.has(it.name) || sized.has(it.name))
           this.bag.error(it.nameSpan, `duplicate declaration of axis ${it.name}`)
         bare.add(it.name)
       }

@@ -17,7 +17,7 @@ describe('js target = interpreter on random inputs', () => {
         fc.assert(
           fc.property(fc.integer({ min: 1, max: 1e9 }), fc.constantFrom('plain' as const, 'offset' as const, 'constant' as const), (seed, variant) => {
             const r = rng(seed)
-            const hyper = layer.axes.has('G') ? { groups: 2 } : {}
+            const hyper: Record<string, number> = layer.axes.has('G') ? { groups: 2 } : {}
             const hypers = bindHypers(layer, hyper)
             const axes = randomSizes(layer, hypers, r, 2, 6)
             const sizes = new Map(Object.entries(axes))

@@ -1,0 +1,50 @@
+// normc compile FILE --target js -o DIR: an ES module and a .d.ts per layer.
+
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { layerModule } from '../../compiler/emit/js/module.js'
+import { EXIT_FAIL, EXIT_OK, UsageError, parseFlags, writeStderr, type Command } from '../command.js'
+import { loadFiles } from '../load.js'
+
+export const compileCmd: Command = {
+  name: 'compile',
+  summary: 'write the kernels of each layer as an ES module (+ .d.ts)',
+  usage: `Usage: normc compile FILE.norm --target js -o DIR [--layer NAME] [--precision f32|f64]
+
+Writes DIR/LAYER.js (the forward and backward step functions of every mode, formatted with
+prettier, and their buffer tables in \`meta\`) and DIR/LAYER.d.ts for each layer.
+`,
+  async run(argv) {
+    const { values, positionals } = parseFlags(argv, {
+      target: { type: 'string' },
+      out: { type: 'string', short: 'o' },
+      layer: { type: 'string' },
+      precision: { type: 'string' },
+    })
+    const target = (values.target as string | undefined) ?? 'js'
+    if (target !== 'js') throw new UsageError(`--target must be js (the gpu target writes its kernels with --target gpu once available), got '${target}'`)
+    if (!values.out) throw new UsageError('-o DIR is required')
+    const precision = (values.precision as string | undefined) ?? 'f32'
+    if (precision !== 'f32' && precision !== 'f64') throw new UsageError(`--precision must be f32 or f64`)
+    const loaded = loadFiles(positionals, { quiet: true })
+    if (!loaded) return EXIT_FAIL
+    const layers = values.layer ? loaded.layers.filter((l) => l.decl.name === values.layer) : loaded.layers
+    if (layers.length === 0) {
+      writeStderr(`normc compile: no layer${values.layer ? ` '${String(values.layer)}'` : ''}`)
+      return EXIT_FAIL
+    }
+    const dir = String(values.out)
+    try {
+      mkdirSync(dir, { recursive: true })
+    } catch {
+      throw new UsageError(`cannot create ${dir}`)
+    }
+    for (const layer of layers) {
+      const m = await layerModule(layer, precision)
+      writeFileSync(join(dir, `${layer.decl.name}.js`), m.js)
+      writeFileSync(join(dir, `${layer.decl.name}.d.ts`), m.dts)
+      writeStderr(`wrote ${join(dir, layer.decl.name)}.js and .d.ts`)
+    }
+    return EXIT_OK
+  },
+}
