@@ -258,7 +258,7 @@ export class Simplifier extends Builder {
         if (na) return this.neg(this.mul(na, b))
         const nb = neg(b)
         if (nb) return this.neg(this.mul(a, nb))
-        return undefined
+        return this.gatherSmallFactors(op, args, axes)
       }
       case 'div': {
         if (cb === 1) return a
@@ -267,7 +267,7 @@ export class Simplifier extends Builder {
         if (na) return this.neg(this.div(na, b))
         const nb = neg(b)
         if (nb) return this.neg(this.div(a, nb))
-        return undefined
+        return this.gatherSmallFactors(op, args, axes)
       }
       case 'pow':
         if (cb === 1) return a
@@ -276,6 +276,34 @@ export class Simplifier extends Builder {
       default:
         return undefined
     }
+  }
+
+  /**
+   * In a product over full-size values, the factors that are broadcasts of smaller values
+   * (per-channel γ, 1/σ, constants) are multiplied together first, at their own size:
+   * dy·γ/σ·k → dy·(γ·k/σ). Per element that is one multiplication instead of several and no
+   * division. Reassociating a float64 product trades no accuracy.
+   */
+  private gatherSmallFactors(op: Op, args: readonly Node[], axes: readonly string[]): Node | undefined {
+    if (axes.length === 0) return undefined
+    const f: Factors = { num: [], den: [], negative: false }
+    factorsOf(args[0]!, f, false)
+    factorsOf(args[1]!, f, op === 'div')
+    const small = (n: Node) => n.axes.length < axes.length || n.op === 'broadcast'
+    const sNum = f.num.filter(small)
+    const sDen = f.den.filter(small)
+    // A lone division by a count stays a division (means keep their exact form).
+    const onlyCounts = sDen.every((n) => unwrap(n).op === 'count')
+    if (sNum.length + sDen.length < 2 && (sDen.length === 0 || onlyCounts)) return undefined
+    // Only when the small factors together are still smaller than the product.
+    const union = new Set([...sNum, ...sDen].flatMap((n) => unwrap(n).axes))
+    if (union.size >= axes.length) return undefined
+    const coef = this.broadcast(this.product(sNum.map(unwrap), sDen.map(unwrap)), axes)
+    const bNum = f.num.filter((n) => !small(n))
+    const bDen = f.den.filter((n) => !small(n))
+    let r = bNum.length ? this.mul(this.product(bNum, []), coef) : coef
+    if (bDen.length) r = this.div(r, this.product(bDen, []))
+    return f.negative ? this.neg(r) : r
   }
 
   private sum(x: Node, R: readonly string[], axes: readonly string[]): Node | undefined {

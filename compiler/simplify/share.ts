@@ -6,6 +6,16 @@
 import { topoOrder, type Node } from '../ir/index.js'
 import type { Simplifier } from './index.js'
 
+/** The attributes of a node besides its operation, arguments and axes. */
+function attrsOf(n: Node): Partial<Pick<Node, 'value' | 'name' | 'role' | 'over'>> {
+  const a: Partial<Pick<Node, 'value' | 'name' | 'role' | 'over'>> = {}
+  if (n.value !== undefined) a.value = n.value
+  if (n.name !== undefined) a.name = n.name
+  if (n.role !== undefined) a.role = n.role
+  if (n.over !== undefined) a.over = n.over
+  return a
+}
+
 export function shareReductions(roots: readonly Node[], s: Simplifier): Node[] {
   const order = topoOrder(roots)
   const sums = order.filter((n) => n.op === 'sum')
@@ -31,17 +41,24 @@ export function shareReductions(roots: readonly Node[], s: Simplifier): Node[] {
   }
   if (replace.size === 0) return [...roots]
   const map = new Map<number, Node>()
-  return s.withoutRules(() => {
-    for (const n of order) {
-      const r = replace.get(n.id)
-      const args = n.args.map((a) => map.get(a.id)!)
-      let m: Node
-      if (r) m = s.regroup(s.reduce('sum', map.get(r.inner.id)!, r.rest), n.axes)
-      else m = args.every((a, i) => a === n.args[i]) ? n : s.make(n.op, args, n.axes, n)
-      if (!m.hint && n.hint) m.hint = n.hint
-      if (!m.span && n.span) m.span = n.span
-      map.set(n.id, m)
+  // Rebuilt in dependency order, where a replaced sum also depends on the sum it reuses.
+  const build = (n: Node): Node => {
+    const hit = map.get(n.id)
+    if (hit) return hit
+    const r = replace.get(n.id)
+    let m: Node
+    if (r) m = s.regroup(s.reduce('sum', build(r.inner), r.rest), n.axes)
+    else {
+      const args = n.args.map(build)
+      m = args.every((a, i) => a === n.args[i]) ? n : s.make(n.op, args, n.axes, attrsOf(n))
     }
+    if (!m.hint && n.hint) m.hint = n.hint
+    if (!m.span && n.span) m.span = n.span
+    map.set(n.id, m)
+    return m
+  }
+  return s.withoutRules(() => {
+    for (const n of order) build(n)
     return roots.map((r) => map.get(r.id)!)
   })
 }
