@@ -46,6 +46,9 @@ export function jsNumber(v: number): string {
   return v < 0 || Object.is(v, -0) ? `(${s})` : s
 }
 
+/** Partial accumulators per reduction in an innermost loop. */
+const UNROLL = 4
+
 interface Loop {
   axes: string[]
 }
@@ -212,35 +215,51 @@ class StepEmitter {
     const open = (j: number) => {
       // Offsets for loop j (1-based) of every accessed buffer that has its axes.
       const lp = loops[j - 1]!
-      this.emit(`for (let i${j} = 0; i${j} < ${this.sizeProduct(lp.axes)}; i${j}++) {`)
+      const bound = lp.axes.length > 1 ? `n${j}` : this.sizeProduct(lp.axes)
+      if (lp.axes.length > 1) this.emit(`const n${j} = ${this.sizeProduct(lp.axes)}`)
+      this.emit(`for (let i${j} = 0; i${j} < ${bound}; i${j}++) {`)
       this.indent++
-      for (const bi of new Set(bufs)) {
+      // Buffers with the same axes have the same offsets: one variable serves them all.
+      const layouts = new Map<number, number>()
+      for (const bi of bufs) layouts.set(this.layout(bi), bi)
+      for (const [lay, bi] of layouts) {
         const spec = this.buffers[bi]!
         if (!lp.axes.some((a) => spec.axes.includes(a))) continue
         const stride = this.stride(spec.axes, lp.axes)
-        this.emit(`const o${bi}_${j} = ${this.prevOffset(bi, j - 1, loops)} + i${j}${stride === '1' ? '' : ` * (${stride})`}`)
+        this.emit(`const o${lay}_${j} = ${this.prevOffset(bi, j - 1, loops)} + i${j}${stride === '1' ? '' : ` * (${stride})`}`)
       }
     }
     const body = (j: number): void => {
       emitAt(j)
       // Accumulators that flush after loop j + 1.
       const flushHere = [...flushLevel].filter(([, p]) => p === j && j < loops.length).map(([id]) => id)
+      // Local accumulators of the innermost loop get UNROLL partial sums each, so the adds do
+      // not wait on each other (the loop is latency-bound otherwise).
+      const accIds = flushHere.flatMap((id) => {
+        const m = st.moments.find((x) => x.sum1.id === id)
+        return m ? [id, m.sum2.id] : [id]
+      })
+      const unroll = j + 1 === loops.length && flushHere.length > 0 && flushHere.every((id) => st.moments.some((m) => m.sum1.id === id) || st.reductions.find((x) => x.id === id)!.op === 'sum')
+      const parts = unroll ? UNROLL : 1
       for (const id of flushHere) {
         const m = st.moments.find((x) => x.sum1.id === id)
-        this.emit(`let a${id} = 0`)
+        const r = st.reductions.find((x) => x.id === id)
+        const init = r && r.op !== 'sum' ? (r.op === 'rmax' ? '-Infinity' : 'Infinity') : '0'
+        const names = (a: number) => (unroll ? Array.from({ length: parts }, (_, u) => `a${a}_${u} = ${init}`).join(', ') : `a${a} = ${init}`)
+        this.emit(`let ${names(id)}`)
         if (m) {
-          this.emit(`let a${m.sum2.id} = 0`)
+          this.emit(`let ${names(m.sum2.id)}`)
           this.emit(`const k${id} = b${shiftOf.get(id)}[${this.offset(m.sum1, j, loops)}]`)
-        } else {
-          const r = st.reductions.find((x) => x.id === id)!
-          if (r.op !== 'sum') this.lines[this.lines.length - 1] = this.lines[this.lines.length - 1]!.replace('= 0', `= ${r.op === 'rmax' ? '-Infinity' : 'Infinity'}`)
         }
       }
+      const total = (a: number) => (unroll ? `(${Array.from({ length: parts }, (_, u) => `a${a}_${u}`).join(' + ')})` : `a${a}`)
       if (j < loops.length) {
+        const start = this.lines.length
         open(j + 1)
         body(j + 1)
         this.indent--
         this.emit('}')
+        if (unroll) this.unrollInnermost(start, j + 1, accIds)
         for (const id of flushHere) {
           const m = st.moments.find((x) => x.sum1.id === id)
           const r = m ? m.sum1 : st.reductions.find((x) => x.id === id)!
@@ -248,9 +267,9 @@ class StepEmitter {
           const b = this.bufIndex.get(r.id)!
           if (r.op === 'rmax' || r.op === 'rmin') {
             const f = r.op === 'rmax' ? 'Math.max' : 'Math.min'
-            this.emit(`b${b}[${idx}] = ${f}(b${b}[${idx}], a${id})`)
-          } else this.emit(`b${b}[${idx}] += a${id}`)
-          if (m) this.emit(`b${this.bufIndex.get(m.sum2.id)}[${idx}] += a${m.sum2.id}`)
+            this.emit(`b${b}[${idx}] = ${f}(b${b}[${idx}], ${total(id)})`)
+          } else this.emit(`b${b}[${idx}] += ${total(id)}`)
+          if (m) this.emit(`b${this.bufIndex.get(m.sum2.id)}[${idx}] += ${total(m.sum2.id)}`)
         }
         return
       }
@@ -316,6 +335,29 @@ class StepEmitter {
     this.emit('}')
   }
 
+  /**
+   * Rewrites the innermost loop emitted from line `start` on: UNROLL copies of its body per
+   * iteration, each in its own block with its own partial accumulators, then a remainder loop.
+   */
+  private unrollInnermost(start: number, k: number, accIds: number[]): void {
+    const loop = this.lines.splice(start)
+    const pre = loop[0]!.trimStart().startsWith('const n') ? loop.shift()! : undefined
+    if (pre) this.lines.push(pre)
+    const head = loop[0]!
+    const indent = head.slice(0, head.length - head.trimStart().length)
+    const bound = /< (.*); i\d+\+\+\) \{$/.exec(head)![1]!
+    const inner = loop.slice(1, -1)
+    const acc = new RegExp(`\\ba(${accIds.join('|')})\\b(?!_)`, 'g')
+    const iv = new RegExp(`\\bi${k}\\b`, 'g')
+    const copy = (u: number, shift: boolean) =>
+      inner.map((l) => '  ' + l.replace(acc, `a$1_${u}`).replace(iv, shift && u > 0 ? `(i${k} + ${u})` : `i${k}`))
+    this.lines.push(`${indent}let i${k} = 0`)
+    this.lines.push(`${indent}for (; i${k} + ${UNROLL - 1} < ${bound}; i${k} += ${UNROLL}) {`)
+    for (let u = 0; u < UNROLL; u++) this.lines.push(`${indent}  {`, ...copy(u, true), `${indent}  }`)
+    this.lines.push(`${indent}}`)
+    this.lines.push(`${indent}for (; i${k} < ${bound}; i${k}++) {`, ...copy(0, false).map((l) => l.slice(2)), `${indent}}`)
+  }
+
   /** The stride (as source) of the innermost axis of `group` inside a buffer with `axes`. */
   private stride(axes: readonly string[], group: readonly string[]): string {
     const last = group[group.length - 1]!
@@ -325,8 +367,21 @@ class StepEmitter {
 
   private prevOffset(bi: number, j: number, loops: Loop[]): string {
     const spec = this.buffers[bi]!
-    for (let l = j; l >= 1; l--) if (loops[l - 1]!.axes.some((a) => spec.axes.includes(a))) return `o${bi}_${l}`
+    for (let l = j; l >= 1; l--) if (loops[l - 1]!.axes.some((a) => spec.axes.includes(a))) return `o${this.layout(bi)}_${l}`
     return '0'
+  }
+
+  private readonly layouts = new Map<string, number>()
+
+  /** A number naming the memory layout (the leaf axes) of a buffer. */
+  private layout(bi: number): number {
+    const key = this.buffers[bi]!.axes.join(',')
+    let id = this.layouts.get(key)
+    if (id === undefined) {
+      id = this.layouts.size
+      this.layouts.set(key, id)
+    }
+    return id
   }
 
   /** The offset of node n's buffer at loop level lv. */
