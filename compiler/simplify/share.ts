@@ -8,7 +8,7 @@ import type { Simplifier } from './index.js'
 
 /** The attributes of a node besides its operation, arguments and axes. */
 function attrsOf(n: Node): Partial<Pick<Node, 'value' | 'name' | 'role' | 'over'>> {
-  const a: Partial<Pick<Node, 'value' | 'name' | 'role' | 'over'>> = {}
+  const a: { -readonly [K in 'value' | 'name' | 'role' | 'over']?: Node[K] } = {}
   if (n.value !== undefined) a.value = n.value
   if (n.name !== undefined) a.name = n.name
   if (n.role !== undefined) a.role = n.role

@@ -10,6 +10,7 @@ import { planLayer, rootTarget, type KernelPlan } from '../../compiler/schedule/
 import { upstreamName } from '../../compiler/check/index.js'
 import { checkBindTimeDivisions, sizeOf } from '../interp.js'
 import { bindHypers, bindSizes } from '../sizes.js'
+import { ownValue, setOwn } from '../step.js'
 
 export type Precision = 'f32' | 'f64'
 export type Mode = 'train' | 'eval'
@@ -123,14 +124,14 @@ export class JsLayer {
   /** Params at their declared initial values. */
   initParams(): TensorMap {
     const out: TensorMap = {}
-    for (const p of this.layer.params) out[p.name] = this.alloc(p.axes).fill(p.init ?? 0)
+    for (const p of this.layer.params) setOwn(out, p.name, this.alloc(p.axes).fill(p.init ?? 0))
     return out
   }
 
   /** State at its declared initial values. */
   initState(): TensorMap {
     const out: TensorMap = {}
-    for (const s of this.layer.states) out[s.name] = this.alloc(s.axes).fill(s.init ?? 0)
+    for (const s of this.layer.states) setOwn(out, s.name, this.alloc(s.axes).fill(s.init ?? 0))
     return out
   }
 
@@ -164,13 +165,13 @@ export class JsLayer {
     const B: Tensor[] = specs.map((s, i) => {
       switch (s.role) {
         case 'input':
-          return this.check(s.name!, inputs[s.name!], s.axes)
+          return this.check(s.name!, ownValue(inputs, s.name!), s.axes)
         case 'param':
-          return this.check(s.name!, params[s.name!], s.axes)
+          return this.check(s.name!, ownValue(params, s.name!), s.axes)
         case 'state':
-          return this.check(s.name!, state[s.name!], s.axes)
+          return this.check(s.name!, ownValue(state, s.name!), s.axes)
         case 'output': {
-          const given = opts.out?.[s.name!]
+          const given = opts.out && ownValue(opts.out, s.name!)
           return given ? this.check(s.name!, given, s.axes) : work[i]!
         }
         default:
@@ -179,7 +180,7 @@ export class JsLayer {
     })
     c.forward(B, this.S, this.H)
     const outputs: TensorMap = {}
-    for (const o of c.plan.forward.outputs) outputs[o.name] = B[specs.findIndex((s) => s.node === rootTarget(o.node))]!
+    for (const o of c.plan.forward.outputs) setOwn(outputs, o.name, B[specs.findIndex((s) => s.node === rootTarget(o.node))]!)
     // What backward needs: the forward's leaves by node, and the saved values (a snapshot of state).
     const leaves = new Map<number, Tensor>()
     specs.forEach((s, i) => {
@@ -200,7 +201,7 @@ export class JsLayer {
     if (mode === 'train' && opts.updateState !== false) {
       for (const u of c.plan.forward.updates) {
         const i = specs.findIndex((s) => s.role === 'update' && s.name === u.name)
-        const target = state[u.name]
+        const target = ownValue(state, u.name)
         if (i >= 0 && target) target.set(B[i]!)
       }
     }
@@ -215,21 +216,21 @@ export class JsLayer {
     const dys: TensorMap =
       dy instanceof Float32Array || dy instanceof Float64Array
         ? { [upstreamName(this.layer, this.layer.outputs[0]!.name)]: dy }
-        : Object.fromEntries(this.layer.outputs.map((o) => [upstreamName(this.layer, o.name), (dy as TensorMap)[o.name]!]))
+        : Object.fromEntries(this.layer.outputs.map((o) => [upstreamName(this.layer, o.name), ownValue(dy as TensorMap, o.name)!]))
     const B: Tensor[] = specs.map((s, i) => {
-      if (s.role === 'dy') return this.check(s.name!, dys[s.name!], s.axes)
+      if (s.role === 'dy') return this.check(s.name!, ownValue(dys, s.name!), s.axes)
       if (s.node && saved.leaves.has(s.node.id) && (s.role === 'input' || s.role === 'param' || s.role === 'saved' || s.role === 'state'))
         return saved.leaves.get(s.node.id)!
       if (s.role === 'output' && s.name) {
         const name = s.name.slice(1)
-        const given = out?.[name]
+        const given = out && ownValue(out, name)
         return given ? this.check(name, given, s.axes) : work[i]!
       }
       return work[i]!
     })
     c.backward(B, this.S, this.H)
     const grads: TensorMap = {}
-    for (const o of c.plan.backward.outputs) grads[o.name.slice(1)] = B[specs.findIndex((s) => s.node === rootTarget(o.node))]!
+    for (const o of c.plan.backward.outputs) setOwn(grads, o.name.slice(1), B[specs.findIndex((s) => s.node === rootTarget(o.node))]!)
     return grads
   }
 

@@ -33,7 +33,7 @@ const allowed = /^(?:[bvsiojkadtmn]\d*(?:_\d+)?|[BSH]|d|s|m|t|Math|sqrt|exp|log|
 function identifiers(code: string): string[] {
   const out: string[] = []
   for (const t of tokenizer(code, { ecmaVersion: 2022, sourceType: 'module' })) {
-    if (t.type.label === 'name') out.push(String(t.value))
+    if (t.type.label === 'name') out.push(String((t as unknown as { value: unknown }).value))
   }
   return out
 }
@@ -43,7 +43,8 @@ describe('generated code from hostile sources', () => {
     const mod = compile(hostile, { precision: 'f64' })
     const L = mod.layer('constructor', { axes: { toString: 4, arguments: 3 } })
     const x = Float64Array.from({ length: 12 }, (_, i) => Math.sin(i))
-    const r = L.forward({ __proto__: x, Function: new Float64Array(3).fill(0.5) } as never, { mode: 'train', params: L.initParams(), state: L.initState() })
+    const inputs = Object.fromEntries([['__proto__', x], ['Function', new Float64Array(3).fill(0.5)]])
+    const r = L.forward(inputs, { mode: 'train', params: L.initParams(), state: L.initState() })
     expect(r.outputs.process).toHaveLength(12)
     expect([...r.outputs.process!].every(Number.isFinite)).toBe(true)
     // Object.prototype was not touched.
