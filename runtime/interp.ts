@@ -101,8 +101,15 @@ function countsIn(n: Node, out = new Set<string>()): Set<string> {
 function divisionByZero(n: Node, sizes: Sizes, file?: string): NormcError {
   const counted = [...countsIn(n.args[1]!)].map((ax) => `${ax} = ${sizes.get(ax)}`)
   const why = counted.length ? ` with ${counted.join(', ')}` : ''
-  const divisor = n.args[1]!.op === 'broadcast' ? n.args[1]!.args[0]! : n.args[1]!
-  return new NormcError(`division by zero in size arithmetic: the divisor is 0${why}`, divisor.span ?? n.span, file)
+  // The place: the divisor as written, or the nearest part of it that has a place.
+  let span = n.args[1]!.span
+  const queue = [n.args[1]!]
+  while (!span && queue.length) {
+    const d = queue.shift()!
+    span = d.span
+    queue.push(...d.args)
+  }
+  return new NormcError(`division by zero in size arithmetic: the divisor is 0${why}`, span ?? n.span, file)
 }
 
 /**

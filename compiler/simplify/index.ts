@@ -138,6 +138,14 @@ export class Simplifier extends Builder {
 
   /** A product of factors, in a canonical order (by id) so equal products are one node. */
   product(num: Node[], den: Node[], axes?: readonly string[]): Node {
+    // Numeric constants among the factors are multiplied into one (2 · 0.5 / m → 1 / m).
+    const flat: Factors = { num: [], den: [], negative: false }
+    for (const n of num) factorsOf(n, flat, false)
+    for (const n of den) factorsOf(n, flat, true)
+    let k = flat.negative ? -1 : 1
+    num = flat.num.filter((n) => (constOf(n) !== undefined ? ((k *= constOf(n)!), false) : true))
+    den = flat.den.filter((n) => (constOf(n) !== undefined ? ((k /= constOf(n)!), false) : true))
+    if (k !== 1 || num.length === 0) num = [this.c(k), ...num]
     const sort = (xs: Node[]) => [...xs].sort((a, b) => a.id - b.id)
     const chain = (xs: Node[]) => sort(xs).reduce<Node | undefined>((acc, f) => (acc ? this.mul(acc, f) : f), undefined)
     const top = chain(num) ?? this.c(1)
