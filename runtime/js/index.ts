@@ -3,6 +3,7 @@
 // step), and runs the emitted step functions.
 
 import type { CheckedLayer } from '../../compiler/check/index.js'
+import type { Node } from '../../compiler/ir/index.js'
 import { NormcError } from '../../compiler/diagnostics.js'
 import { emitLayer, type BufferSpec, type EmittedLayer, type EmittedStep } from '../../compiler/emit/js/index.js'
 import { compileLayerGraphs } from '../../compiler/pipeline.js'
@@ -61,6 +62,23 @@ export interface LayerOptions {
   hyper?: Record<string, number>
   precision?: Precision
 }
+
+interface Binding {
+  specs: BufferSpec[]
+  /** The buffer array passed to the step function, reused call after call. */
+  B: Tensor[]
+  /** Slots the caller fills: inputs, params, state, upstream gradients, output buffers. */
+  user: { i: number; role: string; name: string; axes: string[] }[]
+  outputs: { name: string; i: number }[]
+  updates: { name: string; i: number }[]
+  /** Slots the backward reads from the forward, by node. */
+  leaves: { id: number; i: number }[]
+  /** State the backward reads: copied before the update. */
+  snaps: { id: number; i: number; snap: Float64Array }[]
+  saved: Saved
+}
+
+const leafAxesOf = (n: Node, layer: CheckedLayer) => n.axes.flatMap((a) => layer.axes.leaves(a))
 
 export class JsLayer {
   readonly sizes: Map<string, number>
@@ -153,84 +171,93 @@ export class JsLayer {
     return w
   }
 
+  private readonly bindings = new Map<string, Binding>()
+
+  /** The per-mode slot tables of a step, computed once: a call only fills the user's slots. */
+  private binding(step: 'forward' | 'backward', mode: Mode): Binding {
+    const key = step + mode
+    let b = this.bindings.get(key)
+    if (b) return b
+    const c = this.compiled(mode)
+    const specs = step === 'forward' ? c.emitted.forward.buffers : c.emitted.backward.buffers
+    const work = this.workFor(`${step[0]}${mode}`, specs)
+    const indexOf = (n: Node) => specs.findIndex((s) => s.node === n)
+    b = {
+      specs,
+      B: [...work],
+      user: specs.flatMap((s, i) => (s.role === 'input' || s.role === 'param' || s.role === 'state' || s.role === 'dy' || s.role === 'output' ? [{ i, role: s.role, name: s.name!, axes: s.axes }] : [])),
+      outputs: (step === 'forward' ? c.plan.forward.outputs : c.plan.backward.outputs).map((o) => ({ name: step === 'forward' ? o.name : o.name.slice(1), i: indexOf(rootTarget(o.node)) })),
+      updates: c.plan.forward.updates.map((u) => ({ name: u.name, i: specs.findIndex((s) => s.role === 'update' && s.name === u.name) })),
+      leaves: specs.flatMap((s, i) => (s.node && s.role !== 'temp' && s.role !== 'shift' && s.role !== 'output' && s.role !== 'update' ? [{ id: s.node.id, i }] : [])),
+      snaps: c.plan.backward.leaves
+        .filter((n) => n.op === 'input' && n.role === 'state')
+        .map((n) => ({ id: n.id, i: indexOf(n), snap: new Float64Array(this.sizeOfAxes(leafAxesOf(n, this.layer))) })),
+      saved: { mode, leaves: new Map() },
+    }
+    this.bindings.set(key, b)
+    return b
+  }
+
+  /**
+   * One forward step. In train mode the state is updated in place (after the step: every
+   * update reads the state as it was). The returned `saved` stays valid until the next forward
+   * in the same mode (its buffers are the instance's own, reused).
+   */
   forward(inputs: TensorMap, opts: ForwardOptions): ForwardResult {
     const mode = opts.mode
     if (mode !== 'train' && mode !== 'eval') throw new NormcError(`mode must be 'train' or 'eval'`)
     const c = this.compiled(mode)
     this.validate(mode)
-    const specs = c.emitted.forward.buffers
-    const work = this.workFor(`f${mode}`, specs)
-    const params = opts.params ?? {}
-    const state = opts.state ?? {}
-    const B: Tensor[] = specs.map((s, i) => {
-      switch (s.role) {
-        case 'input':
-          return this.check(s.name!, ownValue(inputs, s.name!), s.axes)
-        case 'param':
-          return this.check(s.name!, ownValue(params, s.name!), s.axes)
-        case 'state':
-          return this.check(s.name!, ownValue(state, s.name!), s.axes)
-        case 'output': {
-          const given = opts.out && ownValue(opts.out, s.name!)
-          return given ? this.check(s.name!, given, s.axes) : work[i]!
-        }
-        default:
-          return work[i]!
-      }
-    })
+    const b = this.binding('forward', mode)
+    const B = b.B
+    for (const u of b.user) {
+      const from = u.role === 'input' ? inputs : u.role === 'param' ? opts.params : u.role === 'state' ? opts.state : opts.out
+      const given = from && ownValue(from, u.name)
+      if (u.role === 'output') B[u.i] = given ? this.check(u.name, given, u.axes) : this.work.get(`f${mode}`)![u.i]!
+      else B[u.i] = this.check(u.name, given, u.axes)
+    }
     c.forward(B, this.S, this.H)
     const outputs: TensorMap = {}
-    for (const o of c.plan.forward.outputs) setOwn(outputs, o.name, B[specs.findIndex((s) => s.node === rootTarget(o.node))]!)
-    // What backward needs: the forward's leaves by node, and the saved values (a snapshot of state).
-    const leaves = new Map<number, Tensor>()
-    specs.forEach((s, i) => {
-      if (s.node) leaves.set(s.node.id, B[i]!)
-    })
-    for (const n of c.plan.forward.saved) leaves.set(n.id, B[specs.findIndex((s) => s.node === n)]!)
-    for (const n of c.plan.backward.leaves) {
-      if (n.op === 'input' && n.role === 'state') {
-        const key = `snap${mode}${n.id}`
-        let snap = this.work.get(key)?.[0]
-        if (!snap) {
-          snap = Float64Array.from(leaves.get(n.id)!)
-          this.work.set(key, [snap])
-        } else snap.set(leaves.get(n.id)!)
-        leaves.set(n.id, snap)
-      }
+    for (const o of b.outputs) setOwn(outputs, o.name, B[o.i]!)
+    // What backward needs: the forward's leaves and saved values by node; state as it was.
+    const leaves = b.saved.leaves
+    for (const l of b.leaves) leaves.set(l.id, B[l.i]!)
+    for (const sn of b.snaps) {
+      sn.snap.set(B[sn.i]!)
+      leaves.set(sn.id, sn.snap)
     }
     if (mode === 'train' && opts.updateState !== false) {
-      for (const u of c.plan.forward.updates) {
-        const i = specs.findIndex((s) => s.role === 'update' && s.name === u.name)
-        const target = ownValue(state, u.name)
-        if (i >= 0 && target) target.set(B[i]!)
+      for (const u of b.updates) {
+        const target = opts.state && ownValue(opts.state, u.name)
+        if (u.i >= 0 && target) target.set(B[u.i]!)
       }
     }
-    return { outputs, saved: { mode, leaves } }
+    return { outputs, saved: b.saved }
   }
 
   /** Gradients of sum(y · dy) for every input and param, from the values of the forward step. */
   backward(saved: Saved, dy: Tensor | TensorMap, out?: TensorMap): TensorMap {
     const c = this.compiled(saved.mode)
-    const specs = c.emitted.backward.buffers
-    const work = this.workFor(`b${saved.mode}`, specs)
-    const dys: TensorMap =
-      dy instanceof Float32Array || dy instanceof Float64Array
-        ? { [upstreamName(this.layer, this.layer.outputs[0]!.name)]: dy }
-        : Object.fromEntries(this.layer.outputs.map((o) => [upstreamName(this.layer, o.name), ownValue(dy as TensorMap, o.name)!]))
-    const B: Tensor[] = specs.map((s, i) => {
-      if (s.role === 'dy') return this.check(s.name!, ownValue(dys, s.name!), s.axes)
-      if (s.node && saved.leaves.has(s.node.id) && (s.role === 'input' || s.role === 'param' || s.role === 'saved' || s.role === 'state'))
-        return saved.leaves.get(s.node.id)!
-      if (s.role === 'output' && s.name) {
-        const name = s.name.slice(1)
+    const b = this.binding('backward', saved.mode)
+    const B = b.B
+    const single = dy instanceof Float32Array || dy instanceof Float64Array
+    for (const l of b.leaves) {
+      const t = saved.leaves.get(b.specs[l.i]!.node!.id)
+      if (t) B[l.i] = t
+    }
+    for (const u of b.user) {
+      if (u.role === 'dy') {
+        const given = single ? dy : ownValue(dy as TensorMap, this.layer.outputs.find((o) => upstreamName(this.layer, o.name) === u.name)!.name)
+        B[u.i] = this.check(u.name, given, u.axes)
+      } else if (u.role === 'output') {
+        const name = u.name.slice(1)
         const given = out && ownValue(out, name)
-        return given ? this.check(name, given, s.axes) : work[i]!
+        B[u.i] = given ? this.check(name, given, u.axes) : this.work.get(`b${saved.mode}`)![u.i]!
       }
-      return work[i]!
-    })
+    }
     c.backward(B, this.S, this.H)
     const grads: TensorMap = {}
-    for (const o of c.plan.backward.outputs) setOwn(grads, o.name.slice(1), B[specs.findIndex((s) => s.node === rootTarget(o.node))]!)
+    for (const o of b.outputs) setOwn(grads, o.name, B[o.i]!)
     return grads
   }
 

@@ -9,6 +9,7 @@ import { allExampleLayers } from '../helpers/examples.js'
 const textbook: Record<string, number> = {
   BatchNorm2d: 2, // Σdy and Σdy·x̂ over [N, H, W], shared by dx, dγ, dβ
   BatchNorm1d: 2,
+  BatchNorm2dNHWC: 2,
   BatchRenorm: 2,
   InstanceNorm2d: 2, // per-(n, c) Σdy and Σdy·x̂ over [H, W]; dγ, dβ sum those over N
   GroupNorm: 2, // per-(n, c) partial sums over [H, W]; per-group and per-channel sums follow

@@ -1,0 +1,90 @@
+// normc's own JS kernels as a benchmark implementation ('normc-js'): each case compiles the
+// matching example layer (examples/*.norm) at the case's sizes, float32 storage, and runs it
+// on preallocated buffers (no allocation per call).
+
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { compile, type JsLayer, type Saved, type TensorMap } from '../../runtime/index.js'
+import type { Impl, Runner } from '../impl.js'
+import type { LayerCase } from '../layers.js'
+
+const exampleOf: Record<string, { file: string; layer: string }> = {
+  'bn-nchw': { file: 'batchnorm2d.norm', layer: 'BatchNorm2d' },
+  'bn-nhwc': { file: 'batchnorm2d_nhwc.norm', layer: 'BatchNorm2dNHWC' },
+  layernorm: { file: 'layernorm.norm', layer: 'LayerNorm' },
+  groupnorm: { file: 'groupnorm.norm', layer: 'GroupNorm' },
+  rmsnorm: { file: 'rmsnorm.norm', layer: 'RMSNorm' },
+  batchrenorm: { file: 'batchrenorm.norm', layer: 'BatchRenorm' },
+}
+
+/** The bench's state names (camelCase) → the example's state names. */
+const stateNames: Record<string, string> = {
+  runningMean: 'running_mean',
+  runningVar: 'running_var',
+  mu: 'mu',
+  sigma: 'sigma',
+}
+
+export function normcRunner(layer: LayerCase): Runner & { js: JsLayer } {
+  const ex = exampleOf[layer.id]!
+  const source = readFileSync(
+    fileURLToPath(new URL(`../../examples/${ex.file}`, import.meta.url)),
+    'utf8',
+  )
+  const mod = compile(source, { precision: 'f32' })
+  const axes = { ...layer.norm.axes }
+  delete axes.G
+  delete axes.K
+  const hyper: Record<string, number> = { eps: layer.hyper.eps }
+  for (const k of ['momentum', 'groups', 'rmax', 'dmax'] as const)
+    if (layer.hyper[k] !== undefined) hyper[k] = layer.hyper[k]!
+  const js = mod.layer(ex.layer, { axes, hyper })
+  const params: TensorMap = js.initParams()
+  params.gamma!.set(layer.gamma)
+  if (params.beta && layer.beta) params.beta.set(layer.beta)
+  const state: TensorMap = js.initState()
+  const reset = () => {
+    for (const [k, v] of Object.entries(layer.state)) state[stateNames[k] ?? k]!.set(v)
+  }
+  const y = new Float32Array(layer.size)
+  const grads: TensorMap = { x: new Float32Array(layer.size) }
+  for (const p of Object.keys(params)) grads[p] = new Float32Array(params[p]!.length)
+  let saved: Saved | undefined
+  const forward = () => {
+    reset()
+    saved = js.forward({ x: layer.x }, { mode: 'train', params, state, out: { y } }).saved
+  }
+  const backward = () => {
+    js.backward(saved!, layer.dy, grads)
+  }
+  forward()
+  return {
+    js,
+    forward,
+    backward,
+    fwdbwd() {
+      forward()
+      backward()
+    },
+    outputs() {
+      const st: Record<string, Float32Array> = {}
+      for (const k of Object.keys(layer.state)) st[k] = state[stateNames[k] ?? k] as Float32Array
+      return {
+        y,
+        dx: grads.x as Float32Array,
+        dgamma: grads.gamma as Float32Array,
+        ...(grads.beta ? { dbeta: grads.beta as Float32Array } : {}),
+        state: st,
+      }
+    },
+  }
+}
+
+export const normcImpls: Impl[] = [
+  {
+    name: 'normc-js',
+    label: 'normc-js',
+    supports: (layer) => layer.id in exampleOf,
+    setup: async (layer) => normcRunner(layer),
+  },
+]
