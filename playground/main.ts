@@ -1,0 +1,552 @@
+// The normc playground: type a layer, see its diagnostics, its derived backward (as `.norm`
+// and as math), the generated kernels and the `normc check` report, live. The compiler runs in
+// a worker (worker.ts); this file is the page.
+
+import { EditorState, type Extension } from '@codemirror/state'
+import { EditorView } from '@codemirror/view'
+import { lintGutter, setDiagnostics, type Diagnostic as CmDiagnostic } from '@codemirror/lint'
+import { basicSetup } from 'codemirror'
+import katex from 'katex'
+import 'katex/dist/katex.min.css'
+import './style.css'
+import type { Analysis, CheckOutcome, PlaygroundDiagnostic } from './analyse.js'
+import { EDITOR_FILE } from './protocol.js'
+import { normLanguage } from './norm-language.js'
+import type { WorkerReply, WorkerRequest } from './worker.js'
+
+type Mode = 'train' | 'eval'
+
+const examples = import.meta.glob('../examples/*.norm', {
+  query: '?raw',
+  import: 'default',
+  eager: true,
+}) as Record<string, string>
+const specSources = Object.entries(
+  import.meta.glob('../spec/*.spec.norm', {
+    query: '?raw',
+    import: 'default',
+    eager: true,
+  }) as Record<string, string>,
+).map(([path, text]) => ({ file: path.replace(/^\.\.\//, ''), text }))
+
+const exampleName = (path: string) => path.replace(/^.*\//, '').replace(/\.norm$/, '')
+const DEFAULT_EXAMPLE = 'batchrenorm'
+
+const $ = <T extends HTMLElement>(id: string) => {
+  const el = document.getElementById(id)
+  if (!el) throw new Error(`playground: no #${id}`)
+  return el as T
+}
+
+// ---------------------------------------------------------------------------------------------
+// Panels. Each tab of the right-hand side is one of these; a GPU panel with kernels run through
+// gpu.js plugs in here once normc has a GPU emitter.
+
+interface Panel {
+  id: string
+  title: string
+  /** Fills the panel from an analysis of text that compiled. */
+  render(el: HTMLElement, a: Analysis): void
+}
+
+function pre(text: string, className = 'code'): HTMLElement {
+  const p = document.createElement('pre')
+  p.className = className
+  p.textContent = text
+  return p
+}
+
+/** LaTeX typeset by KaTeX (inline, or as a display block). */
+function tex(src: string, display = false): HTMLElement {
+  const el = document.createElement(display ? 'div' : 'span')
+  el.className = display ? 'math' : 'math-inline'
+  katex.render(src, el, { displayMode: display, throwOnError: false })
+  return el
+}
+
+function para(...parts: (string | Node)[]): HTMLElement {
+  const p = document.createElement('p')
+  p.append(...parts)
+  return p
+}
+
+function note(text: string): HTMLElement {
+  const p = document.createElement('p')
+  p.className = 'note'
+  p.textContent = text
+  return p
+}
+
+/** A read-only editor for `.norm` text (highlighted like the main one). */
+function readOnlyNorm(): { el: HTMLElement; set(text: string): void } {
+  const el = document.createElement('div')
+  el.className = 'readonly'
+  const view = new EditorView({
+    parent: el,
+    state: EditorState.create({
+      doc: '',
+      extensions: [
+        basicSetup,
+        normLanguage,
+        EditorView.lineWrapping,
+        EditorState.readOnly.of(true),
+        EditorView.editable.of(false),
+      ],
+    }),
+  })
+  return {
+    el,
+    set(text) {
+      if (view.state.doc.toString() !== text)
+        view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } })
+    },
+  }
+}
+
+const backwardView = readOnlyNorm()
+
+/** The Graph tab: `normc graph` drawn by Graphviz (WebAssembly, loaded on first use). */
+const graph = {
+  dot: undefined as Analysis['graph'],
+  el: undefined as HTMLElement | undefined,
+  drawn: '',
+  withBackward: true,
+}
+
+async function drawGraph(): Promise<void> {
+  const { el, dot } = graph
+  if (!el || !dot) return
+  const text = graph.withBackward ? dot.backward : dot.forward
+  if (text === graph.drawn) return
+  graph.drawn = text
+  let toggle = el.querySelector<HTMLInputElement>('#graph-backward')
+  if (!toggle) {
+    const label = document.createElement('label')
+    toggle = document.createElement('input')
+    toggle.type = 'checkbox'
+    toggle.id = 'graph-backward'
+    toggle.checked = graph.withBackward
+    toggle.addEventListener('change', () => {
+      graph.withBackward = toggle!.checked
+      void drawGraph()
+    })
+    label.append(toggle, ' the derived backward too')
+    const box = document.createElement('div')
+    box.className = 'graph'
+    el.replaceChildren(label, box)
+  }
+  const box = el.querySelector<HTMLElement>('.graph')!
+  try {
+    const { dotToSvg } = await import('../compiler/graph/svg.js')
+    const svg = await dotToSvg(text)
+    if (graph.drawn !== text) return // a newer graph is on its way
+    box.innerHTML = svg.replace(/^[\s\S]*?(<svg)/, '$1')
+  } catch (e) {
+    box.replaceChildren(
+      note(`The graph could not be drawn: ${e instanceof Error ? e.message : String(e)}`),
+    )
+  }
+}
+
+const panels: Panel[] = [
+  {
+    id: 'backward',
+    title: 'Backward (.norm)',
+    render(el, a) {
+      if (!el.contains(backwardView.el)) el.replaceChildren(backwardView.el)
+      backwardView.set(a.backward ?? '')
+    },
+  },
+  {
+    id: 'math',
+    title: 'Math',
+    render(el, a) {
+      el.replaceChildren()
+      if (!a.math) return
+      el.append(
+        note(
+          `The derived backward of ${a.layer} (${a.mode}), simplified: x̄ is ∂ℓ/∂x for ℓ = Σ y·ȳ; sg(·) is stop_gradient.`,
+        ),
+        tex(a.math.tex, true),
+      )
+      const d = a.derivation
+      if (!d) return
+      const box = document.createElement('details')
+      box.className = 'derivation'
+      const summary = document.createElement('summary')
+      summary.textContent = 'The derivation, step by step (normc grad --explain)'
+      box.append(summary, para('The loss is ', tex(d.loss), '; the bindings in reverse order:'))
+      const ol = document.createElement('ol')
+      for (const s of d.steps) {
+        const li = document.createElement('li')
+        li.append(para('From ', tex(s.def), ':'))
+        if (s.rules.length) {
+          const ul = document.createElement('ul')
+          for (const r of s.rules) {
+            const item = document.createElement('li')
+            item.textContent = r
+            ul.append(item)
+          }
+          li.append(ul)
+        }
+        if (s.stopped) li.append(tex(s.stopped, true))
+        if (s.contributions) li.append(tex(s.contributions, true))
+        ol.append(li)
+      }
+      box.append(ol, para('The gradients, the sums of their contributions:'), tex(d.totals, true))
+      el.append(box)
+    },
+  },
+  {
+    id: 'kernels',
+    title: 'JS kernels',
+    render(el, a) {
+      el.replaceChildren()
+      const k = a.kernels
+      if (!k) return
+      for (const [what, src, passes] of [
+        ['forward', k.forward, k.forwardPasses],
+        ['backward', k.backward, k.backwardPasses],
+      ] as const) {
+        const d = document.createElement('details')
+        d.open = true
+        const s = document.createElement('summary')
+        s.textContent = `${what} step: ${passes} pass${passes === 1 ? '' : 'es'} over the full-size tensors`
+        d.append(s, pre(src))
+        el.append(d)
+      }
+    },
+  },
+  {
+    id: 'graph',
+    title: 'Graph',
+    render(el, a) {
+      graph.dot = a.graph
+      graph.el = el
+      if (state.active === 'graph') void drawGraph()
+    },
+  },
+  {
+    id: 'gpu',
+    title: 'GPU',
+    render(el) {
+      if (!el.childElementCount)
+        el.append(
+          note(
+            'The GPU target will run here through gpu.js once normc has a GPU emitter; ' +
+              'until then the JS kernels tab shows the code this page runs.',
+          ),
+        )
+    },
+  },
+]
+
+// ---------------------------------------------------------------------------------------------
+// The page.
+
+const state = {
+  layer: undefined as string | undefined,
+  mode: 'train' as Mode,
+  last: undefined as Analysis | undefined,
+  active: 'backward',
+}
+
+function setupTabs(): void {
+  const tabs = $('tabs')
+  const body = $('panels')
+  for (const p of panels) {
+    const b = document.createElement('button')
+    b.type = 'button'
+    b.textContent = p.title
+    b.dataset['panel'] = p.id
+    b.id = `tab-${p.id}`
+    b.addEventListener('click', () => selectTab(p.id))
+    tabs.append(b)
+    const el = document.createElement('section')
+    el.id = `panel-${p.id}`
+    el.className = 'panel'
+    body.append(el)
+  }
+  selectTab(state.active)
+}
+
+function selectTab(id: string): void {
+  state.active = id
+  for (const b of $('tabs').querySelectorAll('button'))
+    b.classList.toggle('active', b.dataset['panel'] === id)
+  for (const p of panels) $(`panel-${p.id}`).hidden = p.id !== id
+  $('panels').scrollTop = 0
+  if (id === 'graph') void drawGraph()
+}
+
+function setStatus(kind: 'ok' | 'error' | 'busy' | 'fail', text: string): void {
+  const s = $('status')
+  s.dataset['state'] = kind
+  s.textContent = text
+}
+
+function renderDiagnostics(ds: PlaygroundDiagnostic[]): void {
+  view.dispatch(
+    setDiagnostics(
+      view.state,
+      ds
+        .filter((d) => d.file === EDITOR_FILE)
+        .map((d): CmDiagnostic => ({
+          from: Math.min(d.from, view.state.doc.length),
+          to: Math.min(d.to, view.state.doc.length),
+          severity: d.severity,
+          message: d.message,
+          source: 'normc',
+        })),
+    ),
+  )
+  const list = $('diagnostics')
+  list.replaceChildren()
+  for (const d of ds) {
+    const li = document.createElement('li')
+    li.className = `diag ${d.severity}`
+    li.dataset['line'] = String(d.line)
+    li.dataset['col'] = String(d.col)
+    li.textContent = `${d.file === EDITOR_FILE ? '' : `${d.file}:`}${d.line}:${d.col}: ${d.severity}: ${d.message}`
+    if (d.file === EDITOR_FILE)
+      li.addEventListener('click', () => {
+        view.dispatch({ selection: { anchor: d.from, head: d.to }, scrollIntoView: true })
+        view.focus()
+      })
+    list.append(li)
+  }
+  list.hidden = ds.length === 0
+}
+
+function renderPickers(a: Analysis): void {
+  const layerSel = $<HTMLSelectElement>('layer')
+  const names = a.layers.map((l) => l.name)
+  if ([...layerSel.options].map((o) => o.value).join() !== names.join()) {
+    layerSel.replaceChildren(...names.map((n) => new Option(n, n)))
+  }
+  if (a.layer) layerSel.value = a.layer
+  const modeSel = $<HTMLSelectElement>('mode')
+  const modes = a.layers.find((l) => l.name === a.layer)?.modes ?? ['train']
+  if ([...modeSel.options].map((o) => o.value).join() !== modes.join())
+    modeSel.replaceChildren(...modes.map((m) => new Option(m, m)))
+  if (a.mode) modeSel.value = a.mode
+}
+
+function renderAnalysis(a: Analysis, ms: number): void {
+  renderDiagnostics(a.diagnostics)
+  const errors = a.diagnostics.filter((d) => d.severity === 'error').length
+  $('main').classList.toggle('stale', !a.ok)
+  if (!a.ok) {
+    setStatus(
+      'error',
+      `${errors} error${errors === 1 ? '' : 's'}: showing the last text that compiled`,
+    )
+    renderCheckPending('not checked: fix the errors first', true)
+    return
+  }
+  if (a.layers.length === 0) {
+    setStatus('error', 'no layer in the text')
+    return
+  }
+  renderPickers(a)
+  state.last = a
+  for (const p of panels) p.render($(`panel-${p.id}`), a)
+  if (a.failure) {
+    setStatus('fail', `compiled with an error: ${a.failure}`)
+    renderCheckPending(`not checked: ${a.failure}`, true)
+    return
+  }
+  setStatus('busy', `compiled in ${ms.toFixed(0)} ms; checking…`)
+  renderCheckPending('checking…')
+  const spec = $('spec-note')
+  spec.textContent = a.specNote
+    ? `Spec left out: ${a.specNote}`
+    : a.specs.length
+      ? `Compared with ${a.specs.join(', ')}.`
+      : 'No spec for this layer: finite differences and properties only.'
+}
+
+function renderCheckPending(text: string, clear = false): void {
+  const s = $('check-summary')
+  s.dataset['ok'] = 'pending'
+  s.textContent = text
+  if (clear) {
+    $('check-table').replaceChildren()
+    $('check-details').textContent = ''
+  }
+}
+
+const fmt = (v: number | null) => (v === null ? '-' : v === 0 ? '0' : v.toExponential(1))
+
+function renderCheck(c: CheckOutcome | undefined): void {
+  const s = $('check-summary')
+  const table = $('check-table')
+  table.replaceChildren()
+  if (!c) {
+    renderCheckPending('not checked')
+    return
+  }
+  const { passed, failed, skipped, info } = c.counts
+  s.dataset['ok'] = String(c.ok)
+  s.textContent = `${c.ok ? 'check passed' : 'CHECK FAILED'}: ${c.layer} ${c.mode}: ${passed} passed, ${failed} failed, ${skipped} skipped, ${info} information (${(c.ms / 1000).toFixed(2)} s)`
+  setStatus(c.ok ? 'ok' : 'fail', c.ok ? 'compiled and checked' : 'a gradient check failed')
+  const head = document.createElement('tr')
+  for (const h of ['w.r.t.', 'check', 'max abs err', 'max rel err', 'tol', 'result']) {
+    const th = document.createElement('th')
+    th.textContent = h
+    head.append(th)
+  }
+  table.append(head)
+  for (const r of c.rows) {
+    const tr = document.createElement('tr')
+    tr.className = r.status.toLowerCase()
+    for (const v of [r.wrt, r.check, fmt(r.maxAbs), fmt(r.maxRel), fmt(r.tol), r.status]) {
+      const td = document.createElement('td')
+      td.textContent = v
+      tr.append(td)
+    }
+    if (r.note || r.failure) tr.title = r.note ?? ''
+    table.append(tr)
+  }
+  const details = c.report.split('\n\n').slice(1).join('\n\n').trim()
+  $('check-details').textContent = details
+}
+
+// ---------------------------------------------------------------------------------------------
+// The worker: one request per edit (debounced); replies to older requests are dropped, and a
+// worker stuck on an old request is replaced.
+
+const spawn = () => {
+  const w = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' })
+  w.onmessage = (ev: MessageEvent<WorkerReply>) => onReply(ev.data)
+  return w
+}
+let worker = spawn()
+let seq = 0
+let inFlight: { id: number; since: number } | undefined
+
+function onReply(r: WorkerReply): void {
+  if (r.id !== seq) return
+  if (r.kind === 'analysis') {
+    renderAnalysis(r.analysis, r.ms)
+    if (!r.analysis.ok || r.analysis.failure) inFlight = undefined
+  } else if (r.kind === 'check') {
+    inFlight = undefined
+    renderCheck(r.check)
+  } else {
+    inFlight = undefined
+    setStatus('fail', `internal error: ${r.message.split('\n')[0]}`)
+  }
+}
+
+function request(): void {
+  const id = ++seq
+  if (inFlight && performance.now() - inFlight.since > 1500) {
+    worker.terminate()
+    worker = spawn()
+  }
+  inFlight = { id, since: performance.now() }
+  const req: WorkerRequest = {
+    id,
+    source: view.state.doc.toString(),
+    ...(state.layer ? { layer: state.layer } : {}),
+    mode: state.mode,
+    specs: specSources,
+    check: true,
+  }
+  worker.postMessage(req)
+}
+
+let timer: ReturnType<typeof setTimeout> | undefined
+function schedule(delay = 250): void {
+  if (timer) clearTimeout(timer)
+  timer = setTimeout(() => {
+    timer = undefined
+    request()
+    saveToHash()
+  }, delay)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The source: from the URL (#code=…, to share a layer), else an example.
+
+const toBase64Url = (s: string) =>
+  btoa(String.fromCharCode(...new TextEncoder().encode(s)))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '')
+const fromBase64Url = (s: string) =>
+  new TextDecoder().decode(
+    Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0)),
+  )
+
+function initialSource(): string {
+  const m = /(?:^#|&)code=([^&]*)/.exec(location.hash)
+  if (m) {
+    try {
+      return fromBase64Url(m[1]!)
+    } catch {
+      // An unreadable link: fall back to the example.
+    }
+  }
+  return examples[`../examples/${DEFAULT_EXAMPLE}.norm`] ?? Object.values(examples)[0] ?? ''
+}
+
+function saveToHash(): void {
+  const code = toBase64Url(view.state.doc.toString())
+  if (code.length < 6000) history.replaceState(null, '', `#code=${code}`)
+}
+
+const editorTheme: Extension = EditorView.theme({
+  '&': { height: '100%' },
+  '.cm-scroller': { fontFamily: 'var(--mono)' },
+})
+
+const view = new EditorView({
+  parent: $('editor'),
+  state: EditorState.create({
+    doc: initialSource(),
+    extensions: [
+      basicSetup,
+      normLanguage,
+      lintGutter(),
+      editorTheme,
+      EditorView.lineWrapping,
+      EditorView.updateListener.of((u) => {
+        if (u.docChanged) {
+          setStatus('busy', 'compiling…')
+          schedule()
+        }
+      }),
+    ],
+  }),
+})
+
+function setupPickers(): void {
+  const ex = $<HTMLSelectElement>('example')
+  const names = Object.keys(examples).map(exampleName).sort()
+  ex.replaceChildren(new Option('examples…', ''), ...names.map((n) => new Option(`${n}.norm`, n)))
+  ex.addEventListener('change', () => {
+    const text = examples[`../examples/${ex.value}.norm`]
+    if (text === undefined) return
+    state.layer = undefined
+    view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } })
+    ex.value = ''
+  })
+  $<HTMLSelectElement>('layer').addEventListener('change', (e) => {
+    state.layer = (e.target as HTMLSelectElement).value
+    schedule(0)
+  })
+  $<HTMLSelectElement>('mode').addEventListener('change', (e) => {
+    state.mode = (e.target as HTMLSelectElement).value as Mode
+    schedule(0)
+  })
+}
+
+setupTabs()
+setupPickers()
+setStatus('busy', 'compiling…')
+request()
+
+// For tests and the curious: the editor and the last analysis.
+Object.assign(window, { normcPlayground: { view, state } })
