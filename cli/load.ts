@@ -4,8 +4,9 @@
 import { frontend, renderDiagnostics, type FrontendResult } from '../compiler/frontend.js'
 import { hasErrors } from '../compiler/diagnostics.js'
 import type { CheckedLayer } from '../compiler/check/index.js'
-import { UsageError, writeStderr } from './command.js'
+import { UsageError } from './command.js'
 import { readSource } from './source.js'
+import { writeDiagnostics } from './style.js'
 
 export interface Loaded {
   fe: FrontendResult
@@ -17,7 +18,7 @@ export function loadFiles(paths: string[], opts: { quiet?: boolean } = {}): Load
   if (paths.length === 0) throw new UsageError('no input file')
   const fe = frontend(paths.map((file) => ({ file, text: readSource(file) })))
   const shown = opts.quiet ? fe.diagnostics.filter((d) => d.severity === 'error') : fe.diagnostics
-  if (shown.length) writeStderr(renderDiagnostics({ diagnostics: shown, sources: fe.sources }))
+  if (shown.length) writeDiagnostics(renderDiagnostics({ diagnostics: shown, sources: fe.sources }))
   if (hasErrors(fe.diagnostics)) return undefined
   return { fe, layers: fe.layers }
 }

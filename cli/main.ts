@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { EXIT_USAGE, UsageError, writeStderr, writeStdout, type Command } from './command.js'
 import { commands } from './commands/index.js'
+import { createStyle, table } from './style.js'
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -12,14 +13,15 @@ function version(): string {
 }
 
 function help(): string {
-  const width = Math.max(...commands.map((c) => c.name.length))
+  const s = createStyle(process.stdout)
+  const rows = commands.map((c: Command) => ['', s.bold(s.cyan(c.name)), c.summary])
   return [
-    'normc — a compiler for normalization layers',
+    `${s.bold('normc')} — a compiler for normalization layers`,
     '',
     'Usage: normc COMMAND [options] FILE...',
     '',
     'Commands:',
-    ...commands.map((c: Command) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    table(rows, { gap: 2 }),
     '',
     'Run `normc COMMAND --help` for the options of a command.',
     'Exit codes: 0 success, 1 the input was wrong or a check failed, 2 usage error.',

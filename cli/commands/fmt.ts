@@ -1,9 +1,11 @@
-// normc fmt FILE… [--check | --write]: print `.norm` files in the canonical layout.
+// normc fmt FILE… [--check | --write]: print `.norm` files in the canonical layout. It formats
+// through prettier and the normc/prettier plugin, with the prettier configuration that applies
+// to each file, so `normc fmt` and `prettier --plugin normc/prettier` always agree.
 
 import { writeFileSync } from 'node:fs'
 import { renderDiagnostics } from '../../compiler/frontend.js'
 import type { Diagnostic } from '../../compiler/diagnostics.js'
-import { formatFile } from '../../compiler/print/index.js'
+import { PrettierConfigError, formatNorm } from '../../compiler/prettier/format.js'
 import {
   EXIT_FAIL,
   EXIT_OK,
@@ -14,6 +16,7 @@ import {
   type Command,
 } from '../command.js'
 import { readSource } from '../source.js'
+import { writeDiagnostics } from '../style.js'
 
 export const fmt: Command = {
   name: 'fmt',
@@ -25,6 +28,9 @@ export const fmt: Command = {
 Formats .norm files canonically: two-space indent, one declaration or statement per line,
 spaces around binary operators, minimal parentheses, lines broken at 100 columns. Comments
 are kept. Only the syntax is needed: a file with type errors is still formatted.
+
+This is \`prettier --plugin normc/prettier\`: where a prettier configuration applies to the
+file (.prettierrc, package.json, .editorconfig), its printWidth sets the width for both.
 
 Exit: 0 success (with --check: every file is formatted), 1 a file does not parse or (with
 --check) would change, 2 usage error (unknown flag, unreadable file).
@@ -46,7 +52,13 @@ Options:
     const diagnostics: Diagnostic[] = []
     let failed = false
     for (const { file, text } of sources) {
-      const r = formatFile(text, file)
+      let r: Awaited<ReturnType<typeof formatNorm>>
+      try {
+        r = await formatNorm(text, file)
+      } catch (e) {
+        if (e instanceof PrettierConfigError) throw new UsageError(e.message)
+        throw e
+      }
       if (r.formatted === undefined) {
         diagnostics.push(...r.diagnostics)
         failed = true
@@ -64,7 +76,7 @@ Options:
       }
     }
     if (diagnostics.length)
-      writeStderr(
+      writeDiagnostics(
         renderDiagnostics({
           diagnostics,
           sources: new Map(sources.map((s) => [s.file, s.text])),

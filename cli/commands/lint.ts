@@ -2,15 +2,9 @@
 
 import { frontend, renderDiagnostics } from '../../compiler/frontend.js'
 import { hasErrors } from '../../compiler/diagnostics.js'
-import {
-  EXIT_FAIL,
-  EXIT_OK,
-  UsageError,
-  parseFlags,
-  writeStderr,
-  type Command,
-} from '../command.js'
+import { EXIT_FAIL, EXIT_OK, UsageError, parseFlags, type Command } from '../command.js'
 import { readSource } from '../source.js'
+import { writeDiagnostics } from '../style.js'
 
 export const lint: Command = {
   name: 'lint',
@@ -30,7 +24,7 @@ Options:
     if (positionals.length === 0) throw new UsageError('no input files')
     const r = frontend(positionals.map((file) => ({ file, text: readSource(file) })))
     if (values.quiet) r.diagnostics = r.diagnostics.filter((d) => d.severity === 'error')
-    if (r.diagnostics.length) writeStderr(renderDiagnostics(r))
+    if (r.diagnostics.length) writeDiagnostics(renderDiagnostics(r))
     return hasErrors(r.diagnostics) ? EXIT_FAIL : EXIT_OK
   },
 }

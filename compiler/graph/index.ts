@@ -118,6 +118,8 @@ function scalarOnly(n: Node, memo: Map<number, boolean>): boolean {
 
 class Dot {
   readonly lines: string[] = []
+  /** What the legend explains: only what is drawn. */
+  readonly seen = { stop: false, update: false, saved: false }
   private textNodes = 0
   readonly scalarMemo = new Map<number, boolean>()
 
@@ -260,6 +262,8 @@ function drawStep(dot: Dot, d: StepDraw, saved: Set<number>): void {
     lines.push(small(axesText(n.axes)))
     const isSaved = saved.has(n.id) && prefix === 'f'
     if (isSaved) lines.push(small('saved for the backward', C.saved))
+    if (isSaved) dot.seen.saved = true
+    if (n.op === 'stop_gradient') dot.seen.stop = true
     const attrs: Record<string, string | number> = {
       label: html(lines.join('<BR/>')),
       shape: 'box',
@@ -282,8 +286,12 @@ function drawStep(dot: Dot, d: StepDraw, saved: Set<number>): void {
     if (k === undefined) loose.push(n)
     else clusters[k]!.push(n)
   }
+  // Kernels that compute only scalars of constants (drawn as text) have no cluster; the others
+  // are numbered in the order they run.
+  let shownKernels = 0
   step.stages.forEach((st, k) => {
     if (clusters[k]!.length === 0) return
+    const number = ++shownKernels
     const where = st.full
       ? `one pass over ${axesText(st.space)}`
       : st.space.length
@@ -292,7 +300,7 @@ function drawStep(dot: Dot, d: StepDraw, saved: Set<number>): void {
     const moments = st.moments.length ? ' · one-pass moments' : ''
     dot.lines.push(`  subgraph cluster_${prefix}${k} {`)
     dot.lines.push(
-      `    label=<<B>${esc(d.title)} kernel ${k + 1}</B>  ${small(where + moments, d.color)}>`,
+      `    label=<<B>${esc(d.title)} kernel ${number}</B>  ${small(where + moments, d.color)}>`,
     )
     dot.lines.push(`    style="rounded,dashed"; color="${d.color}"; penwidth=1.5; labeljust=l`)
     for (const n of clusters[k]!) dot.lines.push(`  ${id(n)} [${attrList(nodeAttrs(n))}]`)
@@ -332,6 +340,7 @@ function drawStep(dot: Dot, d: StepDraw, saved: Set<number>): void {
     dot.edge(from, sink, { ...attrs, penwidth: 1.5 })
   }
   for (const u of step.updates) {
+    dot.seen.update = true
     const sink = `u${prefix}_${u.name}`
     dot.node(sink, {
       shape: 'box',
@@ -361,7 +370,11 @@ export function layerDot(graphs: LayerGraphs, plan: KernelPlan, opts: GraphOptio
     ...(opts.backward ? graphs.backward.program.inputs.filter((n) => n.role === 'dy') : []),
   ]
   drawTensors(dot, tensors)
-  drawStep(dot, { step: plan.forward, prefix: 'f', title: 'forward', color: C.forwardKernel }, saved)
+  drawStep(
+    dot,
+    { step: plan.forward, prefix: 'f', title: 'forward', color: C.forwardKernel },
+    saved,
+  )
   if (opts.backward)
     drawStep(
       dot,
@@ -381,15 +394,20 @@ export function layerDot(graphs: LayerGraphs, plan: KernelPlan, opts: GraphOptio
       })
   }
 
+  const colors = [
+    dot.seen.update ? `<FONT COLOR="${C.update}">orange: state update</FONT>` : '',
+    dot.seen.saved
+      ? `<FONT COLOR="${C.saved}">blue: saved by the forward for the backward</FONT>`
+      : '',
+    opts.backward ? 'lavender: backward' : '',
+  ].filter(Boolean)
   const legend = [
     `<B>${esc(layer.decl.name)}</B> (${esc(mode)}): ${what}, as planned by normc`,
     'dashed boxes: fused kernels · thick border: stored value',
-    `<FONT COLOR="${C.stop}">red ⊣ edge: stop_gradient (no gradient flows back)</FONT>`,
-    `<FONT COLOR="${C.update}">orange: state update</FONT>` +
-      (opts.backward
-        ? ` · <FONT COLOR="${C.saved}">blue: saved by the forward for the backward</FONT>` +
-          ' · lavender: backward'
-        : ''),
+    ...(dot.seen.stop
+      ? [`<FONT COLOR="${C.stop}">red ⊣ edge: stop_gradient (no gradient flows back)</FONT>`]
+      : []),
+    ...(colors.length ? [colors.join(' · ')] : []),
   ].join('<BR/>')
   return [
     `digraph ${q(`${layer.decl.name} ${mode}`)} {`,

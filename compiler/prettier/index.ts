@@ -43,7 +43,10 @@ export class NormSyntaxError extends SyntaxError {
     const s = first.span
     this.loc = {
       start: { line: s.line, column: s.col },
-      end: { line: s.endLine, column: s.endLine === s.line && s.endCol <= s.col ? s.col + 1 : s.endCol },
+      end: {
+        line: s.endLine,
+        column: s.endLine === s.line && s.endCol <= s.col ? s.col + 1 : s.endCol,
+      },
     }
   }
 }
