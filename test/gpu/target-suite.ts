@@ -1,0 +1,84 @@
+// The gpu target (compiler/emit/gpu from the shared kernel plan) on one backend: every oracle
+// case within 1e-4 relative (1e-2 on large offsets), the backend that ran asserted on every
+// case, and a reduction over 1,000,000 elements per channel against the float64 interpreter.
+
+import { afterAll, expect, test } from 'vitest'
+import type { GpuBackend } from '../../runtime/gpu/backends.js'
+import { createGpu } from '../../runtime/gpu/backends.js'
+import { runStepGpu } from '../../runtime/gpu/step.js'
+import { runStepInterp } from '../../runtime/step.js'
+import { loadExample } from '../helpers/examples.js'
+import { loadOracleCases, maxRelError } from '../helpers/oracle.js'
+import { IN_CI, reportUnavailable, SLOW, tryBackend } from './helpers.js'
+
+async function probe(backend: GpuBackend) {
+  if (backend === 'webgl2' || backend === 'webgpu') {
+    const { probeChromium } = await import('../../runtime/gpu/browser/index.js')
+    return tryBackend(async () => {
+      const r = (await probeChromium()).find((p) => p.backend === backend)
+      if (!r?.ok) {
+        const { BackendUnavailableError } = await import('../../runtime/gpu/backends.js')
+        throw new BackendUnavailableError(backend, r?.reason ?? 'Chromium unavailable')
+      }
+    })
+  }
+  return tryBackend(async () => (await createGpu(backend)).destroy())
+}
+
+export async function defineTargetSuite(backend: GpuBackend, label: string, requiredInCi: boolean): Promise<void> {
+  if (backend === 'webgpu' && label.startsWith('Chromium')) process.env.NORMC_WEBGPU = 'chromium'
+  const avail = await probe(backend)
+  if (!avail.ok) {
+    reportUnavailable(`gpu target on ${label}`, avail.reason, requiredInCi)
+    return
+  }
+  if (backend === 'webgl2' || backend === 'webgpu')
+    afterAll(async () => (await import('../../runtime/gpu/browser/index.js')).closeChromium())
+
+  for (const c of loadOracleCases()) {
+    test(
+      `${label}: oracle ${c.name}`,
+      async () => {
+        const layer = loadExample(c.example).find((l) => l.decl.name === c.layer)!
+        if (c.expectError) {
+          await expect(runStepGpu(layer, 'train', c.run, backend)).rejects.toThrow(/division by zero in size arithmetic/)
+          return
+        }
+        const r = await runStepGpu(layer, c.mode, c.run, backend)
+        expect(r.backend).toBe(backend)
+        const tol = c.largeOffset ? 1e-2 : 1e-4
+        for (const [k, v] of Object.entries(c.expected.outputs)) expect(maxRelError(r.outputs[k]!, v), k).toBeLessThan(tol)
+        for (const [k, v] of Object.entries(c.expected.grads)) expect(maxRelError(r.grads![k]!, v), 'd' + k).toBeLessThan(tol)
+        for (const [k, v] of Object.entries(c.expected.state)) expect(maxRelError(r.state[k]!, v), k).toBeLessThan(tol)
+      },
+      SLOW,
+    )
+  }
+
+  test(
+    `${label}: BatchNorm1d over 1,000,000 values per channel (a reduction tree, not one loop)`,
+    async () => {
+      const layer = loadExample('batchnorm1d.norm')[0]!
+      const N = 1_000_000
+      const C = 2
+      const x = new Float64Array(N * C)
+      const dy = new Float64Array(N * C)
+      for (let i = 0; i < x.length; i++) {
+        x[i] = Math.fround(Math.sin(i * 0.37) * 2 + (i % C) * 3)
+        dy[i] = Math.fround(0.5 + Math.cos(i * 0.11) ** 2)
+      }
+      const c = { axes: { N, C }, hyper: {}, inputs: { x }, dy }
+      const ref = runStepInterp(layer, 'train', c)
+      const r = await runStepGpu(layer, 'train', c, backend)
+      expect(r.backend).toBe(backend)
+      expect(maxRelError(r.outputs.y!, ref.outputs.y!)).toBeLessThan(1e-4)
+      // Sums of a million float32 terms that largely cancel: 1e-2 of max(|sum|, 1).
+      expect(maxRelError(r.grads!.gamma!, ref.grads!.gamma!)).toBeLessThan(1e-2)
+      expect(maxRelError(r.grads!.beta!, ref.grads!.beta!)).toBeLessThan(1e-2)
+      expect(maxRelError(r.state.running_var!, ref.state.running_var!)).toBeLessThan(1e-4)
+      expect(maxRelError(r.grads!.x!, ref.grads!.x!)).toBeLessThan(1e-3)
+    },
+    SLOW * 2,
+  )
+  void IN_CI
+}
