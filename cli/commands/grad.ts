@@ -3,6 +3,7 @@
 import { backwardLayer } from '../../compiler/backward.js'
 import { compileLayerGraphs } from '../../compiler/pipeline.js'
 import { dumpGraph } from '../../compiler/ir/index.js'
+import { explain, renderLatex, renderText } from '../../compiler/explain/index.js'
 import { printFile, printLayer } from '../../compiler/print/index.js'
 import { EXIT_FAIL, EXIT_OK, UsageError, parseFlags, writeStderr, writeStdout, type Command } from '../command.js'
 import { loadFiles, parseMode, pickLayer } from '../load.js'
@@ -13,6 +14,7 @@ export const grad: Command = {
   name: 'grad',
   summary: 'print the derived backward pass as a .norm layer',
   usage: `Usage: normc grad FILE.norm [--layer NAME] [--mode train|eval] [--dump PHASE]
+                  [--explain | --latex]
 
 Derives the backward pass of a layer symbolically and prints it, simplified, as a valid
 .norm layer: its inputs are the forward inputs, params, state and the upstream gradient dy
@@ -25,12 +27,19 @@ Options:
   --mode MODE       train (default) or eval; a forward layer is the same in both
   --dump PHASE      print a phase instead: ast (the parsed file), ir (the lowered forward
                     graph), grad (the raw derived graph), simplified (the simplified graph)
+  --explain         print the derivation instead, step by step: each binding in reverse
+                    order with the Jacobians of its reductions as they are applied, where
+                    stop_gradient cuts the flow, the sum of the contributions to each
+                    gradient, and the simplified result
+  --latex           the same derivation as LaTeX (amsmath), ready to paste into a document
 `,
   async run(argv) {
     const { values, positionals } = parseFlags(argv, {
       layer: { type: 'string' },
       mode: { type: 'string' },
       dump: { type: 'string' },
+      explain: { type: 'boolean' },
+      latex: { type: 'boolean' },
     })
     const dump = values.dump as string | undefined
     if (dump !== undefined && !(dumpPhases as readonly string[]).includes(dump))
@@ -54,6 +63,11 @@ Options:
       return EXIT_OK
     }
     const g = compileLayerGraphs(layer, mode)
+    if (values.explain || values.latex) {
+      const d = explain(g)
+      await writeStdout(values.latex ? renderLatex(d) : renderText(d))
+      return EXIT_OK
+    }
     if (dump === 'simplified') {
       await writeStdout(dumpGraph(g.backward.program.outputs) + '\n')
       return EXIT_OK

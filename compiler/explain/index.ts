@@ -63,8 +63,16 @@ const sp = emptySpan
 const axisRefs = (axes: readonly string[]): AxisRef[] => axes.map((name) => ({ name, span: sp }))
 const nameE = (n: string): Expr => ({ kind: 'name', name: n, span: sp })
 const numE = (v: number): Expr =>
-  v < 0 || Object.is(v, -0) ? { kind: 'neg', operand: numE(-v), span: sp } : { kind: 'num', value: v, text: String(v), span: sp }
-const callE = (callee: string, args: Expr[]): Expr => ({ kind: 'call', callee, calleeSpan: sp, args, span: sp })
+  v < 0 || Object.is(v, -0)
+    ? { kind: 'neg', operand: numE(-v), span: sp }
+    : { kind: 'num', value: v, text: String(v), span: sp }
+const callE = (callee: string, args: Expr[]): Expr => ({
+  kind: 'call',
+  callee,
+  calleeSpan: sp,
+  args,
+  span: sp,
+})
 const axesE = (axes: readonly string[]): Expr => ({ kind: 'axes', axes: axisRefs(axes), span: sp })
 const infix = { add: '+', sub: '-', mul: '*', div: '/', pow: '^' } as const
 const reduceName: Record<string, string> = { sum: 'sum', mean: 'mean', rmax: 'max', rmin: 'min' }
@@ -85,11 +93,23 @@ export function toExpr(n: Node, leafName: (n: Node) => string | undefined = () =
     case 'broadcast':
       return toExpr(n.args[0]!, leafName)
     case 'regroup':
-      return { kind: 'as', operand: toExpr(n.args[0]!, leafName), axes: axisRefs(n.axes), axesSpan: sp, span: sp }
+      return {
+        kind: 'as',
+        operand: toExpr(n.args[0]!, leafName),
+        axes: axisRefs(n.axes),
+        axesSpan: sp,
+        span: sp,
+      }
     case 'neg':
       return { kind: 'neg', operand: toExpr(n.args[0]!, leafName), span: sp }
     case 'recip':
-      return { kind: 'binary', op: '/', left: numE(1), right: toExpr(n.args[0]!, leafName), span: sp }
+      return {
+        kind: 'binary',
+        op: '/',
+        left: numE(1),
+        right: toExpr(n.args[0]!, leafName),
+        span: sp,
+      }
     case 'sum':
     case 'mean':
     case 'rmax':
@@ -121,7 +141,8 @@ export function explain(g: LayerGraphs): Derivation {
   const fwd = lowerLayer(layer, g.mode)
   const roots = fwd.outputs.map((o) => o.node)
   const order = topoOrder(roots)
-  const isLeaf = (n: Node) => n.op === 'input' || n.op === 'hyper' || n.op === 'const' || n.op === 'count'
+  const isLeaf = (n: Node) =>
+    n.op === 'input' || n.op === 'hyper' || n.op === 'const' || n.op === 'count'
   // Nodes that depend on an input or a param: with stop_gradient cutting (live), and at all.
   const live = new Set<number>()
   const depends = new Set<number>()
@@ -132,8 +153,16 @@ export function explain(g: LayerGraphs): Derivation {
   }
   const outputName = new Map(fwd.outputs.map((o) => [o.node.id, o.name]))
   const nameOf = (n: Node): string | undefined =>
-    n.op === 'input' || n.op === 'hyper' ? n.name : (outputName.get(n.id) ?? (n.op === 'count' ? undefined : n.hint))
+    n.op === 'input' || n.op === 'hyper'
+      ? n.name
+      : (outputName.get(n.id) ?? (n.op === 'count' ? undefined : n.hint))
   const named = order.filter((n) => !isLeaf(n) && nameOf(n) !== undefined)
+  // A count bound to a name (`m = count([N, H, W])`) is written with that name.
+  const countNames = new Map<string, string>()
+  for (const n of topoOrder([...roots, ...fwd.updates.map((u) => u.node)]))
+    if (n.op === 'count' && n.hint && !countNames.has(n.over!.join()))
+      countNames.set(n.over!.join(), n.hint)
+  const countLeaf = (n: Node) => (n.op === 'count' ? countNames.get(n.over!.join()) : undefined)
   const adjName = (n: Node): string => {
     const out = outputName.get(n.id)
     return out !== undefined ? upstreamName(layer, out) : 'd' + nameOf(n)!
@@ -144,7 +173,8 @@ export function explain(g: LayerGraphs): Derivation {
   const source = new Map(stmts.map((st) => [st.name, st.value]))
   const forward = stmts.map((st) => ({ name: st.name, expr: st.value }))
   const origOf = new Map<string, Node>()
-  for (const n of order) if (n.op === 'input' || (nameOf(n) !== undefined && !isLeaf(n))) origOf.set(nameOf(n)!, n)
+  for (const n of order)
+    if (n.op === 'input' || (nameOf(n) !== undefined && !isLeaf(n))) origOf.set(nameOf(n)!, n)
   const steps: Step[] = []
   // Contributions received so far, by the id of the value they are the adjoint of.
   const received = new Map<number, Expr[]>()
@@ -153,12 +183,20 @@ export function explain(g: LayerGraphs): Derivation {
     if (!depends.has(u.id)) continue
     const name = nameOf(u)!
     const def = source.get(name) ?? toExpr(u, (m) => (m !== u ? nameOf(m) : undefined))
-    const step: Step = { name, def, adjoint: adjName(u), stopped: u.op === 'stop_gradient', rules: [], contributions: [] }
+    const step: Step = {
+      name,
+      def,
+      adjoint: adjName(u),
+      stopped: u.op === 'stop_gradient',
+      rules: [],
+      contributions: [],
+    }
     if (!outputName.has(u.id) && !received.has(u.id)) continue
     // The definition as its own graph, the named values it uses as leaves.
     const b = new Builder(layer.axes)
     const leaves = new Map<number, Node>()
     const inside: Node[] = []
+    let under = false
     const copy = (n: Node, root: boolean): Node => {
       if (!root && nameOf(n) !== undefined && !isLeaf(n)) {
         let l = leaves.get(n.id)
@@ -169,14 +207,24 @@ export function explain(g: LayerGraphs): Derivation {
       if (n.op === 'hyper') return b.hyper(n.name!)
       if (n.op === 'const') return b.c(n.value!)
       if (n.op === 'count') return b.count(n.over!)
-      inside.push(n)
+      if (!under) inside.push(n)
+      const wasUnder = under
+      if (n.op === 'stop_gradient') under = true
       const args = n.args.map((a) => copy(a, false))
+      under = wasUnder
       if (n.op === 'broadcast') return b.broadcast(args[0]!, n.axes)
       if (n.op === 'regroup') return b.regroup(args[0]!, n.axes)
       return b.make(n.op, args, n.axes, n.over ? { over: n.over } : {})
     }
     const top = copy(u, true)
-    step.rules = rulesOf(inside, u, depends, (n) => (nameOf(n) !== undefined ? nameE(nameOf(n)!) : toExpr(n, nameOf)))
+    step.rules = rulesOf(
+      inside,
+      u,
+      depends,
+      (n) =>
+        nameOf(n) !== undefined ? nameE(nameOf(n)!) : toExpr(n, (m) => nameOf(m) ?? countLeaf(m)),
+      (R) => countNames.get(R.join()),
+    )
     if (step.stopped) {
       step.dropped = received.get(u.id) ?? []
       steps.push(step)
@@ -191,15 +239,20 @@ export function explain(g: LayerGraphs): Derivation {
       if (leaf && !targets.some((t) => t.leaf === leaf)) targets.push({ orig: n, leaf })
     }
     const seed = b.input(step.adjoint, 'dy', u.axes)
-    const adj = adjoints([{ node: top, seed }], targets.map((t) => t.leaf), b)
+    const adj = adjoints(
+      [{ node: top, seed }],
+      targets.map((t) => t.leaf),
+      b,
+    )
     const hit = targets.filter((t) => adj.has(t.leaf.id))
-    const simplified = simplifyGraphs(
-      hit.map((t) => adj.get(t.leaf.id)!),
-      layer.axes,
-    ).roots
+    const all = simplifyGraphs([...hit.map((t) => adj.get(t.leaf.id)!), top], layer.axes).roots
+    const simplified = all.slice(0, hit.length)
+    const sTop = all[hit.length]!
+    // The value of the binding itself, where its derivative uses it (sqrt, exp), by its name.
+    const leafName = (n: Node) => (n === sTop && !isLeaf(n) ? name : countLeaf(n))
     for (const z of centredSums(simplified, origOf)) step.rules.push(z)
     hit.forEach((t, k) => {
-      const expr = toExpr(simplified[k]!)
+      const expr = toExpr(simplified[k]!, leafName)
       step.contributions.push({ to: nameOf(t.orig)!, adjoint: adjName(t.orig), expr })
       const list = received.get(t.orig.id) ?? []
       list.push(expr)
@@ -227,8 +280,10 @@ export function explain(g: LayerGraphs): Derivation {
 /** mean(X, R) as written (mean, or sum / count), for noticing centred sums. */
 function meanOf(n: Node): { X: Node; R: readonly string[] } | undefined {
   if (n.op === 'mean') return { X: n.args[0]!, R: n.over! }
-  const c = n.op === 'div' ? (n.args[1]!.op === 'broadcast' ? n.args[1]!.args[0]! : n.args[1]!) : undefined
-  if (n.op === 'div' && n.args[0]!.op === 'sum' && c?.op === 'count') return { X: n.args[0]!.args[0]!, R: n.args[0]!.over! }
+  const c =
+    n.op === 'div' ? (n.args[1]!.op === 'broadcast' ? n.args[1]!.args[0]! : n.args[1]!) : undefined
+  if (n.op === 'div' && n.args[0]!.op === 'sum' && c?.op === 'count')
+    return { X: n.args[0]!.args[0]!, R: n.args[0]!.over! }
   return undefined
 }
 
@@ -247,13 +302,14 @@ function centredSums(roots: Node[], origOf: Map<string, Node>): Rule[] {
     if (a.op !== 'input' || leaf.op !== 'input') continue
     const m = origOf.get(leaf.name!)
     const mo = m && meanOf(m)
-    const same = (p: readonly string[], q: readonly string[]) => p.length === q.length && p.every((z) => q.includes(z))
+    const same = (p: readonly string[], q: readonly string[]) =>
+      p.length === q.length && p.every((z) => q.includes(z))
     if (mo && same(mo.R, n.over!) && (mo.X.name ?? mo.X.hint) === a.name) {
       const text = `sum(${a.name} - ${leaf.name}, [${n.over!.join(', ')}]) = 0: deviations from the mean ${leaf.name} sum to zero, so the term with it vanishes`
       if (!out.some((r) => r.text === text))
         out.push({
           text,
-          latex: `$\sum_{${letters(n.over!)}} (${latexName(a.name!)} - ${latexName(leaf.name!)}) = 0$: deviations from the mean sum to zero, so the term with it vanishes`,
+          latex: `$\\sum_{${letters(n.over!)}} (${latexName(a.name!)} - ${latexName(leaf.name!)}) = 0$: deviations from the mean sum to zero, so the term with it vanishes`,
         })
     }
   }
@@ -261,7 +317,13 @@ function centredSums(roots: Node[], origOf: Map<string, Node>): Rule[] {
 }
 
 /** The Jacobians, broadcasts, cuts and clamps inside one binding, as they are applied. */
-function rulesOf(inside: Node[], u: Node, depends: Set<number>, show: (n: Node) => Expr): Rule[] {
+function rulesOf(
+  inside: Node[],
+  u: Node,
+  depends: Set<number>,
+  show: (n: Node) => Expr,
+  countName: (R: readonly string[]) => string | undefined,
+): Rule[] {
   const rules: Rule[] = []
   const seen = new Set<string>()
   const add = (r: Rule) => {
@@ -276,16 +338,18 @@ function rulesOf(inside: Node[], u: Node, depends: Set<number>, show: (n: Node) 
     const zl = short(z) ? latex(z) : 'z'
     const R = n.over ?? []
     switch (n.op) {
-      case 'mean':
+      case 'mean': {
+        const m = countName(R) ?? `count(${fmtAxes(R)})`
         add({
-          text: `mean over ${fmtAxes(R)}: each of the count(${fmtAxes(R)}) values of a group enters with weight 1 / count(${fmtAxes(R)}), so the adjoint is divided by count(${fmtAxes(R)}) and broadcast back over ${R.join(', ')} to ${zt}`,
-          latex: `$\\partial\\operatorname{mean}_{${letters(R)}}(${zl}) / \\partial (${zl})_{${letters(x.axes)}} = 1/(${R.join('\\,')})$: the adjoint is divided by $${R.join('\\,')}$ and broadcast back over $${letters(R)}$`,
+          text: `mean over ${fmtAxes(R)}: each of the ${m} values of a group enters with weight 1 / ${m}, so the adjoint is divided by ${m} and broadcast back over ${R.join(', ')} to ${zt}`,
+          latex: `$\\partial\\operatorname{mean}_{${letters(R)}} z / \\partial z_i = 1/${R.length > 1 ? `(${R.join('\\,')})` : R[0]}$ for each value $z_i$ of a group (here $z = ${zl}$): the adjoint is divided by $${R.join('\\,')}$ and broadcast back over $${letters(R)}$`,
         })
         break
+      }
       case 'sum':
         add({
           text: `sum over ${fmtAxes(R)}: every value of a group enters with weight 1, so the adjoint is broadcast back over ${R.join(', ')} to ${zt}`,
-          latex: `$\\partial\\sum_{${letters(R)}}(${zl}) / \\partial (${zl})_{${letters(x.axes)}} = 1$: the adjoint is broadcast back over $${letters(R)}$`,
+          latex: `$\\partial\\sum_{${letters(R)}} z / \\partial z_i = 1$ for each value $z_i$ of a group (here $z = ${zl}$): the adjoint is broadcast back over $${letters(R)}$`,
         })
         break
       case 'rmax':
@@ -309,12 +373,17 @@ function rulesOf(inside: Node[], u: Node, depends: Set<number>, show: (n: Node) 
           latex: `$${zl}$ is regrouped as $[${n.axes.join(', ')}]$ (the same values): the adjoint is regrouped back`,
         })
         break
-      case 'stop_gradient':
+      case 'stop_gradient': {
+        const what =
+          n === u ? `${show(u).kind === 'name' ? printExpr(show(u)) : 'its value'}` : 'its value'
+        const deps = stopNames(x, depends)
+        const into = deps.length ? deps.join(', ') : zt
         add({
-          text: `stop_gradient(${zt}) cuts the flow: its value is a constant for the backward pass, nothing flows into ${zt} from here`,
-          latex: `$\\operatorname{sg}(${zl})$ cuts the flow: a constant for the backward pass`,
+          text: `stop_gradient cuts the flow: ${what} is a constant for the backward pass, and nothing flows back into ${into} through it`,
+          latex: `$\\operatorname{sg}$ cuts the flow: ${what === 'its value' ? 'its value' : `$${latexName(what)}$`} is a constant for the backward pass, and nothing flows back into ${deps.length ? deps.map((d) => `$${latexName(d)}$`).join(', ') : 'its operand'} through it`,
         })
         break
+      }
       case 'clamp':
         add({
           text: `clamp passes the adjoint where lo <= ${zt} <= hi (inclusive, as torch.clamp) and blocks it where a bound is active`,
@@ -323,53 +392,112 @@ function rulesOf(inside: Node[], u: Node, depends: Set<number>, show: (n: Node) 
         break
     }
   }
-  if (u.op === 'stop_gradient' && !rules.some((r) => r.text.startsWith('stop_gradient')))
-    add({ text: 'stop_gradient cuts the flow here', latex: '$\\operatorname{sg}$ cuts the flow here' })
   return rules
+}
+
+/** The named values (and inputs) below a stop_gradient that depend on the inputs. */
+function stopNames(x: Node, depends: Set<number>): string[] {
+  const out: string[] = []
+  const seen = new Set<number>()
+  const walk = (n: Node) => {
+    if (seen.has(n.id) || !depends.has(n.id)) return
+    seen.add(n.id)
+    const name = n.op === 'input' ? n.name : n.hint
+    if (name !== undefined) {
+      if (!out.includes(name)) out.push(name)
+      return
+    }
+    n.args.forEach(walk)
+  }
+  walk(x)
+  return out
 }
 
 // ---------------------------------------------------------------------------------------------
 // Rendering
 
 const sumOf = (terms: Expr[]): Expr | undefined =>
-  terms.reduce<Expr | undefined>((acc, t) => (acc ? { kind: 'binary', op: '+', left: acc, right: t, span: sp } : t), undefined)
+  terms.reduce<Expr | undefined>(
+    (acc, t) => (acc ? { kind: 'binary', op: '+', left: acc, right: t, span: sp } : t),
+    undefined,
+  )
+
+/** Words filled into lines of at most `width` columns. */
+function wrap(text: string, width: number, first: string, rest: string): string[] {
+  const lines: string[] = []
+  let line = first
+  for (const w of text.split(' ')) {
+    if (line.length + w.length + 1 > width && line.trim().length > first.trim().length) {
+      lines.push(line.trimEnd())
+      line = rest
+    }
+    line += (line === first || line === rest ? '' : ' ') + w
+  }
+  lines.push(line.trimEnd())
+  return lines
+}
 
 /** The derivation as plain text (expressions in `.norm` syntax). */
 export function renderText(d: Derivation): string {
   const out: string[] = []
   const width = 96
   const seeds = d.seeds.map((s) => `sum(${s.output} * ${s.upstream})`).join(' + ')
-  out.push(`# The backward pass of ${d.layer} (${d.mode}), derived step by step by normc from its graph.`)
+  out.push(
+    `# The backward pass of ${d.layer} (${d.mode}), derived step by step by normc from its graph.`,
+  )
   out.push(`# The loss is l = ${seeds}; dNAME stands for dl/dNAME, the adjoint of NAME.`)
   out.push('')
   out.push('Forward pass:')
-  for (const f of d.forward) out.push(`  ${f.name} = ${printExpr(f.expr, { indent: 4 + f.name.length + 3, printWidth: width })}`)
+  for (const f of d.forward)
+    out.push(
+      `  ${f.name} = ${printExpr(f.expr, { indent: 2 + f.name.length + 3, printWidth: width })}`,
+    )
   out.push('')
-  out.push('Backward pass, the bindings in reverse order; each adds to the adjoints of the values it uses:')
+  out.push(
+    'Backward pass, the bindings in reverse order; each adds to the adjoints of the values it uses:',
+  )
   for (const s of d.steps) {
     out.push('')
     const seed = d.seeds.find((x) => x.output === s.name)
-    out.push(`  ${s.name} = ${printExpr(s.def, { indent: 4 + s.name.length + 3, printWidth: width })}${seed ? `    (${seed.upstream} is given)` : ''}`)
-    for (const r of s.rules) out.push(`    - ${r.text}`)
+    out.push(
+      `  ${s.name} = ${printExpr(s.def, { indent: 2 + s.name.length + 3, printWidth: width })}${seed ? `    (${seed.upstream} is given)` : ''}`,
+    )
+    for (const r of s.rules) out.push(...wrap(r.text, width, '    - ', '      '))
     if (s.stopped) {
       const got = sumOf(s.dropped ?? [])
-      out.push(`    ${s.adjoint} = ${got ? printExpr(got, { indent: 4 + s.adjoint.length + 3, printWidth: width }) : '0'}`)
-      out.push(`      is dropped: ${s.name} is a stop_gradient, so no gradient flows through it into the values it is computed from`)
+      out.push(
+        `    ${s.adjoint} = ${got ? printExpr(got, { indent: 4 + s.adjoint.length + 3, printWidth: width }) : '0'}`,
+      )
+      out.push(
+        ...wrap(
+          `is dropped: ${s.name} is a stop_gradient, so no gradient flows through it into the values it is computed from`,
+          width,
+          '      ',
+          '      ',
+        ),
+      )
       continue
     }
     const pad = Math.max(...s.contributions.map((c) => c.adjoint.length), 0)
     for (const c of s.contributions)
-      out.push(`    ${c.adjoint.padEnd(pad)} += ${printExpr(c.expr, { indent: 4 + pad + 4, printWidth: width })}`)
+      out.push(
+        `    ${c.adjoint.padEnd(pad)} += ${printExpr(c.expr, { indent: 4 + pad + 4, printWidth: width })}`,
+      )
   }
   out.push('')
   out.push('Gradients, the sums of their contributions:')
   for (const t of d.totals) {
     const s = sumOf(t.terms)
-    out.push(`  ${t.name} = ${s ? printExpr(s, { indent: 4 + t.name.length + 3, printWidth: width }) : `0 (no gradient flows to ${t.of})`}`)
+    out.push(
+      `  ${t.name} = ${s ? printExpr(s, { indent: 2 + t.name.length + 3, printWidth: width }) : `0 (no gradient flows to ${t.of})`}`,
+    )
   }
   out.push('')
   out.push('Simplified, as `normc grad` prints it:')
-  for (const st of d.simplified) out.push(`  ${st.name} = ${printExpr(st.value, { indent: 4 + st.name.length + 3, printWidth: width })}`)
+  for (const st of d.simplified)
+    out.push(
+      `  ${st.name} = ${printExpr(st.value, { indent: 2 + st.name.length + 3, printWidth: width })}`,
+    )
   return out.join('\n') + '\n'
 }
 
@@ -388,9 +516,13 @@ export function renderLatex(d: Derivation): string {
   }
   const L = (e: Expr) => latex(e, names)
   const out: string[] = []
-  out.push(`% The backward pass of ${d.layer} (${d.mode}), derived step by step by normc from its graph.`)
+  out.push(
+    `% The backward pass of ${d.layer} (${d.mode}), derived step by step by normc from its graph.`,
+  )
   out.push('% Needs \\usepackage{amsmath}.')
-  const loss = d.seeds.map((s) => `\\sum ${latexName(s.output)}\\,${latexAdjoint(s.output)}`).join(' + ')
+  const loss = d.seeds
+    .map((s) => `\\sum ${latexName(s.output)}\\,${latexAdjoint(s.output)}`)
+    .join(' + ')
   out.push(
     `\\paragraph{Notation.} The loss is $\\ell = ${loss}$, and $\\bar v = \\partial\\ell/\\partial v$ is the adjoint of a value $v$. Sums run over the lower-case axis letters; $N\\,H\\,W$ is a count of elements.`,
   )
@@ -400,7 +532,9 @@ export function renderLatex(d: Derivation): string {
   out.push(d.forward.map((f) => `  ${latexName(f.name)} &= ${L(f.expr)}`).join(' \\\\\n'))
   out.push('\\end{align*}')
   out.push('')
-  out.push('\\paragraph{Backward pass.} The bindings in reverse order; each adds to the adjoints of the values it uses.')
+  out.push(
+    '\\paragraph{Backward pass.} The bindings in reverse order; each adds to the adjoints of the values it uses.',
+  )
   for (const s of d.steps) {
     out.push('')
     out.push(`\\noindent From $${latexName(s.name)} = ${L(s.def)}$:`)
@@ -418,14 +552,22 @@ export function renderLatex(d: Derivation): string {
     }
     if (s.contributions.length) {
       out.push('\\begin{align*}')
-      out.push(s.contributions.map((c) => `  ${latexAdjoint(c.to)} &\\mathrel{+}= ${L(c.expr)}`).join(' \\\\\n'))
+      out.push(
+        s.contributions
+          .map((c) => `  ${latexAdjoint(c.to)} &\\mathrel{+}= ${L(c.expr)}`)
+          .join(' \\\\\n'),
+      )
       out.push('\\end{align*}')
     }
   }
   out.push('')
   out.push('\\paragraph{Gradients.} The sums of their contributions:')
   out.push('\\begin{align*}')
-  out.push(d.totals.map((t) => `  ${latexAdjoint(t.of)} &= ${t.terms.length ? L(sumOf(t.terms)!) : '0'}`).join(' \\\\\n'))
+  out.push(
+    d.totals
+      .map((t) => `  ${latexAdjoint(t.of)} &= ${t.terms.length ? L(sumOf(t.terms)!) : '0'}`)
+      .join(' \\\\\n'),
+  )
   out.push('\\end{align*}')
   out.push('')
   out.push('\\paragraph{Simplified} (as \\texttt{normc grad} prints it):')

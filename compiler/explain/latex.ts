@@ -5,9 +5,40 @@
 import type { BinaryOp, Expr } from '../../grammar/ast.js'
 
 const greek = new Set([
-  'alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta', 'theta', 'iota', 'kappa', 'lambda',
-  'mu', 'nu', 'xi', 'pi', 'rho', 'sigma', 'tau', 'upsilon', 'phi', 'chi', 'psi', 'omega',
-  'Gamma', 'Delta', 'Theta', 'Lambda', 'Xi', 'Pi', 'Sigma', 'Upsilon', 'Phi', 'Psi', 'Omega',
+  'alpha',
+  'beta',
+  'gamma',
+  'delta',
+  'epsilon',
+  'zeta',
+  'eta',
+  'theta',
+  'iota',
+  'kappa',
+  'lambda',
+  'mu',
+  'nu',
+  'xi',
+  'pi',
+  'rho',
+  'sigma',
+  'tau',
+  'upsilon',
+  'phi',
+  'chi',
+  'psi',
+  'omega',
+  'Gamma',
+  'Delta',
+  'Theta',
+  'Lambda',
+  'Xi',
+  'Pi',
+  'Sigma',
+  'Upsilon',
+  'Phi',
+  'Psi',
+  'Omega',
 ])
 
 /** A variable name in math style: `mu` → `\mu`, `sigmaB` → `\sigma_{B}`, `xhat` → `\hat{x}`. */
@@ -24,7 +55,8 @@ export function latexName(name: string): string {
 
 function withSub(base: string, sub: string): string {
   if (!sub) return base
-  const s = sub === 'max' || sub === 'min' ? `\\${sub}` : sub.length === 1 ? sub : `\\mathrm{${sub}}`
+  const s =
+    sub === 'max' || sub === 'min' ? `\\${sub}` : sub.length === 1 ? sub : `\\mathrm{${sub}}`
   return `${base}_{${s}}`
 }
 
@@ -34,7 +66,8 @@ export function latexAdjoint(name: string): string {
   return /^\\?[A-Za-z]$|^\\[a-z]+$/.test(n) ? `\\bar{${n}}` : `\\overline{${n}}`
 }
 
-const axisLetters = (e: Expr) => (e.kind === 'axes' ? e.axes.map((a) => a.name.toLowerCase()).join(',') : '?')
+const axisLetters = (e: Expr) =>
+  e.kind === 'axes' ? e.axes.map((a) => a.name.toLowerCase()).join(',') : '?'
 const axisProduct = (e: Expr) => (e.kind === 'axes' ? e.axes.map((a) => a.name).join('\\,') : '?')
 
 const PREC_ADD = 1
@@ -46,7 +79,13 @@ const PREC_ATOM = 5
 function prec(e: Expr): number {
   switch (e.kind) {
     case 'binary':
-      return e.op === '+' || e.op === '-' ? PREC_ADD : e.op === '*' ? PREC_MUL : e.op === '/' ? PREC_ATOM : PREC_POW
+      return e.op === '+' || e.op === '-'
+        ? PREC_ADD
+        : e.op === '*'
+          ? PREC_MUL
+          : e.op === '/'
+            ? PREC_ATOM
+            : PREC_POW
     case 'neg':
       return PREC_NEG
     case 'num':
@@ -61,7 +100,8 @@ function prec(e: Expr): number {
 }
 
 const paren = (s: string) => `\\left(${s}\\right)`
-const operand = (e: Expr, min: number, names: Names) => (prec(e) < min ? paren(latex(e, names)) : latex(e, names))
+const operand = (e: Expr, min: number, names: Names) =>
+  prec(e) < min ? paren(latex(e, names)) : latex(e, names)
 
 /** How a name is written (adjoints dNAME as bars, others by `latexName`). */
 export type Names = (name: string) => string
@@ -105,7 +145,9 @@ function binary(op: BinaryOp, l: Expr, r: Expr, names: Names): string {
       const b = operand(r, PREC_MUL, names)
       // A number after another factor reads better in front: 2 (x − μ) rather than (x − μ) 2.
       if (r.kind === 'num' && l.kind !== 'num') return `${b}\\,${a}`
-      return /^[0-9.]/.test(b) || (/[0-9}]$/.test(a) && /^[0-9]/.test(b)) ? `${a} \\cdot ${b}` : `${a}\\,${b}`
+      return /^[0-9.]/.test(b) || (/[0-9}]$/.test(a) && /^[0-9]/.test(b))
+        ? `${a} \\cdot ${b}`
+        : `${a}\\,${b}`
     }
     case '/':
       return `\\frac{${latex(l, names)}}{${latex(r, names)}}`
