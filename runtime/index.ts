@@ -11,6 +11,10 @@ import type { CheckedLayer } from '../compiler/check/index.js'
 import { formatDiagnosticLine, NormcError, type Diagnostic } from '../compiler/diagnostics.js'
 import { frontend } from '../compiler/frontend.js'
 import { JsLayer, type LayerOptions, type Precision } from './js/index.js'
+import { GpuLayer } from './gpu/layer.js'
+import type { GpuBackend } from './gpu/backends.js'
+
+export { GpuLayer } from './gpu/layer.js'
 
 export { JsLayer, type Precision, type LayerOptions } from './js/index.js'
 export type { ForwardOptions, ForwardResult, Saved, Tensor, TensorMap } from './js/index.js'
@@ -18,7 +22,9 @@ export { NormcError } from '../compiler/diagnostics.js'
 export { runStepInterp } from './step.js'
 
 export interface CompileOptions {
-  target?: 'js'
+  target?: 'js' | 'gpu'
+  /** For target 'gpu': headlessgl, webgpu, webgl2, webasm or cpu (never a silent fallback). */
+  backend?: GpuBackend
   precision?: Precision
   /** The file name used in diagnostics. */
   file?: string
@@ -34,8 +40,33 @@ export interface Module {
   checked(name: string): CheckedLayer
 }
 
-/** Parses, checks and prepares `.norm` source; throws a NormcError listing the errors. */
-export function compile(source: string, opts: CompileOptions = {}): Module {
+export interface GpuModule {
+  layers: string[]
+  diagnostics: Diagnostic[]
+  layer(name: string, opts: Omit<LayerOptions, 'precision'>): GpuLayer
+}
+
+/**
+ * Parses, checks and prepares `.norm` source; throws a NormcError listing the errors. With
+ * `target: 'gpu'` the result is a Promise (WebGPU kernels are asynchronous), and so are the
+ * layers' forward and backward.
+ */
+export function compile(source: string, opts: CompileOptions & { target: 'gpu' }): Promise<GpuModule>
+export function compile(source: string, opts?: CompileOptions): Module
+export function compile(source: string, opts: CompileOptions = {}): Module | Promise<GpuModule> {
+  if (opts.target === 'gpu') {
+    try {
+      const m = compile(source, { ...opts, target: 'js' })
+      const backend = opts.backend ?? 'headlessgl'
+      return Promise.resolve({
+        layers: m.layers,
+        diagnostics: m.diagnostics,
+        layer: (name, o) => new GpuLayer(m.checked(name), o, backend),
+      })
+    } catch (e) {
+      return Promise.reject(e)
+    }
+  }
   const file = opts.file ?? '<source>'
   const fe = frontend([{ file, text: source }])
   const errors = fe.diagnostics.filter((d) => d.severity === 'error')

@@ -3,16 +3,21 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { layerModule } from '../../compiler/emit/js/module.js'
+import { gpuModule } from '../../compiler/emit/gpu/module.js'
+import { NormcError } from '../../compiler/diagnostics.js'
 import { EXIT_FAIL, EXIT_OK, UsageError, parseFlags, writeStderr, type Command } from '../command.js'
 import { loadFiles } from '../load.js'
 
 export const compileCmd: Command = {
   name: 'compile',
   summary: 'write the kernels of each layer as an ES module (+ .d.ts)',
-  usage: `Usage: normc compile FILE.norm --target js -o DIR [--layer NAME] [--precision f32|f64]
+  usage: `Usage: normc compile FILE.norm --target js|gpu -o DIR [--layer NAME] [--precision f32|f64]
+                      [--axes N=…,C=…]   (gpu: kernels are specialised to sizes)
 
 Writes DIR/LAYER.js (the forward and backward step functions of every mode, formatted with
-prettier, and their buffer tables in \`meta\`) and DIR/LAYER.d.ts for each layer.
+prettier, and their buffer tables in \`meta\`) and DIR/LAYER.d.ts for each layer. With --target
+gpu: DIR/LAYER.gpu.js, the gpu.js programs (kernel sources, launches) of every mode's forward
+and backward at the given sizes, for runtime/gpu's runner.
 `,
   async run(argv) {
     const { values, positionals } = parseFlags(argv, {
@@ -20,9 +25,11 @@ prettier, and their buffer tables in \`meta\`) and DIR/LAYER.d.ts for each layer
       out: { type: 'string', short: 'o' },
       layer: { type: 'string' },
       precision: { type: 'string' },
+      axes: { type: 'string' },
     })
     const target = (values.target as string | undefined) ?? 'js'
-    if (target !== 'js') throw new UsageError(`--target must be js (the gpu target writes its kernels with --target gpu once available), got '${target}'`)
+    if (target !== 'js' && target !== 'gpu') throw new UsageError(`--target must be js or gpu, got '${target}'`)
+    if (target === 'gpu' && !values.axes) throw new UsageError('--target gpu needs --axes N=…,C=…: gpu kernels are specialised to sizes')
     if (!values.out) throw new UsageError('-o DIR is required')
     const precision = (values.precision as string | undefined) ?? 'f32'
     if (precision !== 'f32' && precision !== 'f64') throw new UsageError(`--precision must be f32 or f64`)
@@ -40,6 +47,28 @@ prettier, and their buffer tables in \`meta\`) and DIR/LAYER.d.ts for each layer
       throw new UsageError(`cannot create ${dir}`)
     }
     for (const layer of layers) {
+      if (target === 'gpu') {
+        const axes: Record<string, number> = {}
+        for (const kv of String(values.axes).split(',')) {
+          const [k, v] = kv.split('=')
+          if (!k || !v || !/^\d+$/.test(v)) throw new UsageError(`--axes takes NAME=SIZE,…, got '${kv}'`)
+          axes[k.trim()] = Number(v)
+        }
+        let m
+        try {
+          m = await gpuModule(layer, axes)
+        } catch (e) {
+          if (e instanceof NormcError) {
+            writeStderr(e.line(layer.file))
+            return EXIT_FAIL
+          }
+          throw e
+        }
+        writeFileSync(join(dir, `${layer.decl.name}.gpu.js`), m.js)
+        writeFileSync(join(dir, `${layer.decl.name}.gpu.d.ts`), m.dts)
+        writeStderr(`wrote ${join(dir, layer.decl.name)}.gpu.js and .gpu.d.ts`)
+        continue
+      }
       const m = await layerModule(layer, precision)
       writeFileSync(join(dir, `${layer.decl.name}.js`), m.js)
       writeFileSync(join(dir, `${layer.decl.name}.d.ts`), m.dts)
