@@ -28,7 +28,9 @@ export function pickLayer(loaded: Loaded, name: string | undefined): CheckedLaye
   const { layers } = loaded
   if (name !== undefined) {
     const l = layers.find((x) => x.decl.name === name)
-    return l ?? `no layer '${name}' (layers: ${layers.map((x) => x.decl.name).join(', ') || 'none'})`
+    return (
+      l ?? `no layer '${name}' (layers: ${layers.map((x) => x.decl.name).join(', ') || 'none'})`
+    )
   }
   if (layers.length === 1) return layers[0]!
   if (layers.length === 0) return 'no layer in the input'

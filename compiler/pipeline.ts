@@ -21,13 +21,22 @@ export interface PipelineOptions {
   rules?: RuleTable
 }
 
-export function compileLayerGraphs(layer: CheckedLayer, mode: 'train' | 'eval', opts: PipelineOptions = {}): LayerGraphs {
+export function compileLayerGraphs(
+  layer: CheckedLayer,
+  mode: 'train' | 'eval',
+  opts: PipelineOptions = {},
+): LayerGraphs {
   const forward = lowerLayer(layer, mode)
   const backward = deriveBackward(forward, layer, opts.rules)
   if (opts.simplify === false) return { layer, mode, forward, backward }
   const fwdRoots = [...forward.outputs, ...forward.updates].map((o) => o.node)
   const bwdRoots = backward.program.outputs.map((o) => o.node)
-  const leaves = [...forward.inputs, ...forward.params, ...forward.states, ...backward.program.inputs]
+  const leaves = [
+    ...forward.inputs,
+    ...forward.params,
+    ...forward.states,
+    ...backward.program.inputs,
+  ]
   const { builder, roots } = simplifyGraphs([...fwdRoots, ...bwdRoots, ...leaves], layer.axes)
   let i = 0
   const next = () => roots[i++]!
@@ -49,7 +58,15 @@ export function compileLayerGraphs(layer: CheckedLayer, mode: 'train' | 'eval', 
     forward: { ...sForward, inputs: sInputs, params: sParams, states: sStates, hypers },
     backward: {
       of: backward.of,
-      program: { ...backward.program, builder, outputs: bOutputs, inputs: sBwdInputs, params: sParams, states: sStates, hypers },
+      program: {
+        ...backward.program,
+        builder,
+        outputs: bOutputs,
+        inputs: sBwdInputs,
+        params: sParams,
+        states: sStates,
+        hypers,
+      },
     },
   }
 }

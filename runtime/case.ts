@@ -22,7 +22,9 @@ export function toNumber(v: unknown, where: string): number {
   if (v === 'NaN') return NaN
   if (v === 'Infinity') return Infinity
   if (v === '-Infinity') return -Infinity
-  throw new NormcError(`${where}: expected a number (or "NaN", "Infinity", "-Infinity"), got ${JSON.stringify(v)?.slice(0, 40)}`)
+  throw new NormcError(
+    `${where}: expected a number (or "NaN", "Infinity", "-Infinity"), got ${JSON.stringify(v)?.slice(0, 40)}`,
+  )
 }
 
 function toArray(v: unknown, where: string): Float64Array {
@@ -54,20 +56,24 @@ export function parseCase(text: string, file: string): RunCase {
     }
     throw new NormcError(`${where}: malformed JSON: ${(e as Error).message.split('\n')[0]}`)
   }
-  if (!isPlainObject(raw)) throw new NormcError(`${file}: expected a JSON object with "axes" and "inputs"`)
+  if (!isPlainObject(raw))
+    throw new NormcError(`${file}: expected a JSON object with "axes" and "inputs"`)
   for (const k of Object.keys(raw))
     if (!['axes', 'hyper', 'inputs', 'dy'].includes(k))
       throw new NormcError(`${file}: unknown key "${k}" (expected axes, hyper, inputs, dy)`)
   if (!own(raw, 'axes')) throw new NormcError(`${file}: missing "axes"`)
   const axes: Record<string, number> = Object.create(null)
   for (const [k, v] of entries(raw.axes, `${file}: axes`)) {
-    if (typeof v !== 'number') throw new NormcError(`${file}: axes.${k}: expected a positive integer`)
+    if (typeof v !== 'number')
+      throw new NormcError(`${file}: axes.${k}: expected a positive integer`)
     axes[k] = v
   }
   const hyper: Record<string, number> = Object.create(null)
-  for (const [k, v] of entries(raw.hyper, `${file}: hyper`)) hyper[k] = toNumber(v, `${file}: hyper.${k}`)
+  for (const [k, v] of entries(raw.hyper, `${file}: hyper`))
+    hyper[k] = toNumber(v, `${file}: hyper.${k}`)
   const inputs: Record<string, Float64Array> = Object.create(null)
-  for (const [k, v] of entries(raw.inputs ?? {}, `${file}: inputs`)) inputs[k] = toArray(v, `${file}: inputs.${k}`)
+  for (const [k, v] of entries(raw.inputs ?? {}, `${file}: inputs`))
+    inputs[k] = toArray(v, `${file}: inputs.${k}`)
   const c: RunCase = { axes, hyper, inputs }
   if (own(raw, 'dy') && raw.dy !== null) {
     if (isPlainObject(raw.dy)) {
@@ -100,7 +106,8 @@ export function resultJson(result: {
       .map((k) => `\n${indent}  ${JSON.stringify(k)}: ${arr(o[k]!)}`)
       .join(',')}${Object.keys(o).length ? '\n' + indent : ''}}`
   const lines: string[] = []
-  for (const [k, v] of Object.entries(result.outputs)) lines.push(`  ${JSON.stringify(k)}: ${arr(v)}`)
+  for (const [k, v] of Object.entries(result.outputs))
+    lines.push(`  ${JSON.stringify(k)}: ${arr(v)}`)
   if (result.grads) lines.push(`  "grads": ${obj(result.grads, '  ')}`)
   lines.push(`  "state": ${obj(result.state, '  ')}`)
   return `{\n${lines.join(',\n')}\n}\n`

@@ -74,7 +74,11 @@ export function numericGradient(
 }
 
 /** The largest |a − b| / max(1, |b|) over the listed elements (NaN counts as infinitely wrong). */
-export function maxScaledError(a: ArrayLike<number>, b: ArrayLike<number>, indices?: readonly number[]): { err: number; at: number } {
+export function maxScaledError(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  indices?: readonly number[],
+): { err: number; at: number } {
   let err = 0
   let at = -1
   const idx = indices ?? Array.from({ length: b.length }, (_, i) => i)

@@ -51,7 +51,10 @@ export interface GpuModule {
  * `target: 'gpu'` the result is a Promise (WebGPU kernels are asynchronous), and so are the
  * layers' forward and backward.
  */
-export function compile(source: string, opts: CompileOptions & { target: 'gpu' }): Promise<GpuModule>
+export function compile(
+  source: string,
+  opts: CompileOptions & { target: 'gpu' },
+): Promise<GpuModule>
 export function compile(source: string, opts?: CompileOptions): Module
 export function compile(source: string, opts: CompileOptions = {}): Module | Promise<GpuModule> {
   if (opts.target === 'gpu') {
@@ -71,7 +74,8 @@ export function compile(source: string, opts: CompileOptions = {}): Module | Pro
   const fe = frontend([{ file, text: source }])
   const errors = fe.diagnostics.filter((d) => d.severity === 'error')
   if (errors.length) throw new NormcError(errors.map(formatDiagnosticLine).join('\n'))
-  if (opts.target !== undefined && opts.target !== 'js') throw new NormcError(`unknown target '${String(opts.target)}'`)
+  if (opts.target !== undefined && opts.target !== 'js')
+    throw new NormcError(`unknown target '${String(opts.target)}'`)
   const byName = new Map(fe.layers.map((l) => [l.decl.name, l]))
   const get = (name: string) => {
     const l = byName.get(name)
@@ -81,7 +85,8 @@ export function compile(source: string, opts: CompileOptions = {}): Module | Pro
   return {
     layers: [...byName.keys()],
     diagnostics: fe.diagnostics,
-    layer: (name, o) => new JsLayer(get(name), { ...o, precision: o.precision ?? opts.precision ?? 'f32' }),
+    layer: (name, o) =>
+      new JsLayer(get(name), { ...o, precision: o.precision ?? opts.precision ?? 'f32' }),
     checked: get,
   }
 }

@@ -109,7 +109,11 @@ function divisionByZero(n: Node, sizes: Sizes, file?: string): NormcError {
     span = d.span
     queue.push(...d.args)
   }
-  return new NormcError(`division by zero in size arithmetic: the divisor is 0${why}`, span ?? n.span, file)
+  return new NormcError(
+    `division by zero in size arithmetic: the divisor is 0${why}`,
+    span ?? n.span,
+    file,
+  )
 }
 
 /**
@@ -133,7 +137,8 @@ export function evaluate(roots: readonly Node[], env: Bindings, file?: string): 
       case 'input': {
         const t = env.tensors.get(n.name!)
         if (!t) throw new NormcError(`no value for '${n.name}'`)
-        if (t.length !== size) throw new NormcError(`'${n.name}' has ${t.length} values, expected ${size}`)
+        if (t.length !== size)
+          throw new NormcError(`'${n.name}' has ${t.length} values, expected ${size}`)
         out.set(t)
         break
       }
@@ -170,8 +175,10 @@ export function evaluate(roots: readonly Node[], env: Bindings, file?: string): 
         for (let i = 0; i < xs.length; i++) {
           const j = map[i]!
           const v = xs[i]!
-          if (n.op === 'rmax') out[j] = Number.isNaN(v) || Number.isNaN(out[j]!) ? NaN : Math.max(out[j]!, v)
-          else if (n.op === 'rmin') out[j] = Number.isNaN(v) || Number.isNaN(out[j]!) ? NaN : Math.min(out[j]!, v)
+          if (n.op === 'rmax')
+            out[j] = Number.isNaN(v) || Number.isNaN(out[j]!) ? NaN : Math.max(out[j]!, v)
+          else if (n.op === 'rmin')
+            out[j] = Number.isNaN(v) || Number.isNaN(out[j]!) ? NaN : Math.min(out[j]!, v)
           else out[j]! += v
         }
         if (n.op === 'mean') {
@@ -193,7 +200,8 @@ export function evaluate(roots: readonly Node[], env: Bindings, file?: string): 
           break
         }
         const f = binary[n.op]!
-        if (n.op === 'div' && isBindTime(n.args[1]!, bindMemo) && a[1]!.some((v) => v === 0)) throw divisionByZero(n, sizes, file)
+        if (n.op === 'div' && isBindTime(n.args[1]!, bindMemo) && a[1]!.some((v) => v === 0))
+          throw divisionByZero(n, sizes, file)
         const [x, y] = a as [Float64Array, Float64Array]
         for (let i = 0; i < size; i++) out[i] = f(x[i]!, y[i]!)
       }

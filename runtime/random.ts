@@ -21,7 +21,13 @@ export function rng(seed: number): () => number {
 export type Variant = 'plain' | 'offset' | 'constant'
 
 /** Random sizes for the input and free axes (lo..hi), consistent with factorisations. */
-export function randomSizes(layer: CheckedLayer, hypers: ReadonlyMap<string, number>, r: () => number, lo = 2, hi = 5): Record<string, number> {
+export function randomSizes(
+  layer: CheckedLayer,
+  hypers: ReadonlyMap<string, number>,
+  r: () => number,
+  lo = 2,
+  hi = 5,
+): Record<string, number> {
   const sizes: Record<string, number> = {}
   for (const info of layer.axes.axes.values()) {
     if (info.kind === 'factor') continue
@@ -52,7 +58,12 @@ export interface RandomTensors {
  * state in [0.5, 1.5) (running variances and sigmas must be positive); dy in [0.5, 1.5), so
  * its mean is not zero.
  */
-export function randomTensors(layer: CheckedLayer, sizes: ReadonlyMap<string, number>, r: () => number, variant: Variant = 'plain'): RandomTensors {
+export function randomTensors(
+  layer: CheckedLayer,
+  sizes: ReadonlyMap<string, number>,
+  r: () => number,
+  variant: Variant = 'plain',
+): RandomTensors {
   const tensors = new Map<string, Float64Array>()
   for (const t of layer.inputs) {
     const n = sizeOf(t.axes, sizes)
@@ -63,22 +74,32 @@ export function randomTensors(layer: CheckedLayer, sizes: ReadonlyMap<string, nu
       const inner = sizeOf(t.axes.slice(2), sizes)
       const second = sizes.get(t.axes[1]!)!
       const outer = sizeOf(t.axes.slice(0, 1), sizes)
-      for (let o = 0; o < outer; o++) for (let k = 0; k < inner; k++) a[o * second * inner + k] = 0.25
+      for (let o = 0; o < outer; o++)
+        for (let k = 0; k < inner; k++) a[o * second * inner + k] = 0.25
     }
     tensors.set(t.name, a)
   }
   for (const t of layer.params) {
     const n = sizeOf(t.axes, sizes)
-    tensors.set(t.name, Float64Array.from({ length: n }, () => (t.init ?? 0) + r() - 0.5))
+    tensors.set(
+      t.name,
+      Float64Array.from({ length: n }, () => (t.init ?? 0) + r() - 0.5),
+    )
   }
   for (const t of layer.states) {
     const n = sizeOf(t.axes, sizes)
-    tensors.set(t.name, Float64Array.from({ length: n }, () => 0.5 + r()))
+    tensors.set(
+      t.name,
+      Float64Array.from({ length: n }, () => 0.5 + r()),
+    )
   }
   const dys = new Map<string, Float64Array>()
   for (const o of layer.outputs) {
     const n = sizeOf(o.axes, sizes)
-    dys.set(upstreamName(layer, o.name), Float64Array.from({ length: n }, () => 0.5 + r()))
+    dys.set(
+      upstreamName(layer, o.name),
+      Float64Array.from({ length: n }, () => 0.5 + r()),
+    )
   }
   return { tensors, dys }
 }

@@ -28,14 +28,18 @@ export function evalSize(e: Expr, hypers: ReadonlyMap<string, number>): number {
 }
 
 /** The hypers of a layer: declared defaults, then overrides (unknown names refused). */
-export function bindHypers(layer: CheckedLayer, overrides: Record<string, number> = {}): Map<string, number> {
+export function bindHypers(
+  layer: CheckedLayer,
+  overrides: Record<string, number> = {},
+): Map<string, number> {
   const hypers = new Map(layer.hypers.map((h) => [h.name, h.value]))
   for (const [k, v] of Object.entries(overrides)) {
     if (!hypers.has(k)) {
       const known = layer.hypers.map((h) => h.name).join(', ') || 'none'
       throw new NormcError(`unknown hyper '${k}' for layer ${layer.decl.name} (hypers: ${known})`)
     }
-    if (typeof v !== 'number' || Number.isNaN(v)) throw new NormcError(`hyper '${k}' must be a number`)
+    if (typeof v !== 'number' || Number.isNaN(v))
+      throw new NormcError(`hyper '${k}' must be a number`)
     hypers.set(k, v)
   }
   return hypers
@@ -52,7 +56,10 @@ export function bindSizes(
   const where = `layer ${layer.decl.name}`
   for (const [name, v] of Object.entries(given)) {
     const info = axes.get(name)
-    if (!info) throw new NormcError(`unknown axis '${name}' for ${where} (axes: ${[...axes.axes.keys()].join(', ')})`)
+    if (!info)
+      throw new NormcError(
+        `unknown axis '${name}' for ${where} (axes: ${[...axes.axes.keys()].join(', ')})`,
+      )
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
       throw new NormcError(`axis ${name} must be a positive integer, got ${JSON.stringify(v)}`)
     sizes.set(name, v)
@@ -61,32 +68,49 @@ export function bindSizes(
     if (info.size) {
       const v = evalSize(info.size, hypers)
       if (!Number.isInteger(v) || v < 1)
-        throw new NormcError(`axis ${info.name} = ${v} must be a positive integer`, info.size.span, layer.file)
+        throw new NormcError(
+          `axis ${info.name} = ${v} must be a positive integer`,
+          info.size.span,
+          layer.file,
+        )
       const prev = sizes.get(info.name)
-      if (prev !== undefined && prev !== v) throw new NormcError(`axis ${info.name} is given as ${prev} but its declared size is ${v}`)
+      if (prev !== undefined && prev !== v)
+        throw new NormcError(`axis ${info.name} is given as ${prev} but its declared size is ${v}`)
       sizes.set(info.name, v)
     }
   }
   for (const info of axes.axes.values()) {
-    if (info.kind !== 'factor' && !sizes.has(info.name)) throw new NormcError(`no size given for axis ${info.name} of ${where}`)
+    if (info.kind !== 'factor' && !sizes.has(info.name))
+      throw new NormcError(`no size given for axis ${info.name} of ${where}`)
   }
   // Factorisations, outermost first: the parent's size and all but one factor determine the rest.
-  const parents = [...axes.axes.values()].filter((i) => i.factors).sort((a, b) => a.rank.length - b.rank.length)
+  const parents = [...axes.axes.values()]
+    .filter((i) => i.factors)
+    .sort((a, b) => a.rank.length - b.rank.length)
   for (const p of parents) {
     const total = sizes.get(p.name)
     if (total === undefined) throw new NormcError(`no size for axis ${p.name}`)
     const unknown = p.factors!.filter((f) => !sizes.has(f))
     const known = p.factors!.filter((f) => sizes.has(f)).reduce((acc, f) => acc * sizes.get(f)!, 1)
-    if (unknown.length > 1) throw new NormcError(`axis ${p.name} = ${p.factors!.join(' * ')}: give the size of all but one factor`)
+    if (unknown.length > 1)
+      throw new NormcError(
+        `axis ${p.name} = ${p.factors!.join(' * ')}: give the size of all but one factor`,
+      )
     if (unknown.length === 1) {
       if (total % known !== 0)
-        throw new NormcError(`axis ${p.name} = ${total} is not divisible by ${p.factors!.filter((f) => sizes.has(f)).join(' * ')} = ${known}`)
+        throw new NormcError(
+          `axis ${p.name} = ${total} is not divisible by ${p.factors!.filter((f) => sizes.has(f)).join(' * ')} = ${known}`,
+        )
       sizes.set(unknown[0]!, total / known)
-    } else if (known !== total) throw new NormcError(`axis ${p.name} = ${total}, but ${p.factors!.join(' * ')} = ${known}`)
+    } else if (known !== total)
+      throw new NormcError(`axis ${p.name} = ${total}, but ${p.factors!.join(' * ')} = ${known}`)
   }
   for (const t of [...layer.inputs, ...layer.params, ...layer.states, ...layer.outputs]) {
     const n = t.axes.reduce((acc, a) => acc * sizes.get(a)!, 1)
-    if (n > MAX_ELEMENTS) throw new NormcError(`'${t.name}' would have ${n} elements, more than the ${MAX_ELEMENTS} normc supports`)
+    if (n > MAX_ELEMENTS)
+      throw new NormcError(
+        `'${t.name}' would have ${n} elements, more than the ${MAX_ELEMENTS} normc supports`,
+      )
   }
   return sizes
 }

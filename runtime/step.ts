@@ -10,6 +10,16 @@ import type { RunCase } from './case.js'
 import { evaluate, sizeOf, type Sizes } from './interp.js'
 import { bindHypers, bindSizes, MAX_ELEMENTS } from './sizes.js'
 
+// Names are the user's: `__proto__` or `toString` must be ordinary keys, read and written as
+// own properties (a plain `o[k] = v` with k = '__proto__' would set the prototype instead).
+/** `o[k]` when `o` has it as an own property. */
+export const ownValue = <T>(o: Readonly<Record<string, T>>, k: string): T | undefined =>
+  Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined
+/** Sets `o[k] = v` as an own, enumerable property, whatever k is. */
+export function setOwn<T>(o: Record<string, T>, k: string, v: NoInfer<T>): void {
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true })
+}
+
 export interface StepResult {
   outputs: Record<string, Float64Array>
   grads?: Record<string, Float64Array>
@@ -39,10 +49,12 @@ export function bindCase(layer: CheckedLayer, c: RunCase): BoundCase {
   }
   for (const t of known.values()) {
     const n = sizeOf(t.axes, sizes)
-    const given = c.inputs[t.name]
+    const given = ownValue(c.inputs, t.name)
     if (given) {
       if (given.length !== n)
-        throw new NormcError(`'${t.name}' has ${given.length} values, expected ${n} (axes [${t.axes.join(', ')}])`)
+        throw new NormcError(
+          `'${t.name}' has ${given.length} values, expected ${n} (axes [${t.axes.join(', ')}])`,
+        )
       tensors.set(t.name, given)
     } else if (layer.inputs.includes(t)) {
       throw new NormcError(`missing input '${t.name}'`)
@@ -53,16 +65,22 @@ export function bindCase(layer: CheckedLayer, c: RunCase): BoundCase {
     hasDy = true
     const outs = layer.outputs
     if (c.dy instanceof Float64Array) {
-      if (outs.length !== 1) throw new NormcError(`layer ${layer.decl.name} has ${outs.length} outputs: give dy as an object keyed by output name`)
+      if (outs.length !== 1)
+        throw new NormcError(
+          `layer ${layer.decl.name} has ${outs.length} outputs: give dy as an object keyed by output name`,
+        )
       const n = sizeOf(outs[0]!.axes, sizes)
-      if (c.dy.length !== n) throw new NormcError(`dy has ${c.dy.length} values, expected ${n} (like ${outs[0]!.name})`)
+      if (c.dy.length !== n)
+        throw new NormcError(`dy has ${c.dy.length} values, expected ${n} (like ${outs[0]!.name})`)
       tensors.set(upstreamName(layer, outs[0]!.name), c.dy)
     } else {
-      for (const k of Object.keys(c.dy)) if (!outs.some((o) => o.name === k)) throw new NormcError(`dy: unknown output '${k}'`)
+      for (const k of Object.keys(c.dy))
+        if (!outs.some((o) => o.name === k)) throw new NormcError(`dy: unknown output '${k}'`)
       for (const o of outs) {
         const n = sizeOf(o.axes, sizes)
-        const d = c.dy[o.name] ?? new Float64Array(n)
-        if (d.length !== n) throw new NormcError(`dy.${o.name} has ${d.length} values, expected ${n}`)
+        const d = ownValue(c.dy, o.name) ?? new Float64Array(n)
+        if (d.length !== n)
+          throw new NormcError(`dy.${o.name} has ${d.length} values, expected ${n}`)
         tensors.set(upstreamName(layer, o.name), d)
       }
     }
@@ -74,7 +92,10 @@ export function bindCase(layer: CheckedLayer, c: RunCase): BoundCase {
 export function checkGraphSizes(roots: readonly Node[], sizes: Sizes): void {
   for (const n of topoOrder(roots)) {
     const s = sizeOf(n.axes, sizes)
-    if (s > MAX_ELEMENTS) throw new NormcError(`an intermediate of axes [${n.axes.join(', ')}] would have ${s} elements, too many`)
+    if (s > MAX_ELEMENTS)
+      throw new NormcError(
+        `an intermediate of axes [${n.axes.join(', ')}] would have ${s} elements, too many`,
+      )
   }
 }
 
@@ -91,17 +112,21 @@ export function runStepInterp(
   const bwd = bound.hasDy ? graphs.backward.program.outputs : []
   roots.push(...bwd.map((o) => o.node))
   checkGraphSizes(roots, bound.sizes)
-  const vals = evaluate(roots, { sizes: bound.sizes, tensors: bound.tensors, hypers: bound.hypers }, layer.file)
+  const vals = evaluate(
+    roots,
+    { sizes: bound.sizes, tensors: bound.tensors, hypers: bound.hypers },
+    layer.file,
+  )
   const outputs: Record<string, Float64Array> = {}
-  fwd.outputs.forEach((o, i) => (outputs[o.name] = vals[i]!))
+  fwd.outputs.forEach((o, i) => setOwn(outputs, o.name, vals[i]!))
   const state: Record<string, Float64Array> = {}
-  for (const s of layer.states) state[s.name] = bound.tensors.get(s.name)!
-  fwd.updates.forEach((u, i) => (state[u.name] = vals[fwd.outputs.length + i]!))
+  for (const s of layer.states) setOwn(state, s.name, bound.tensors.get(s.name)!)
+  fwd.updates.forEach((u, i) => setOwn(state, u.name, vals[fwd.outputs.length + i]!))
   const result: StepResult = { outputs, state }
   if (bound.hasDy) {
     const grads: Record<string, Float64Array> = {}
     const base = fwd.outputs.length + fwd.updates.length
-    bwd.forEach((o, i) => (grads[graphs.backward.of.get(o.name)!] = vals[base + i]!))
+    bwd.forEach((o, i) => setOwn(grads, graphs.backward.of.get(o.name)!, vals[base + i]!))
     result.grads = grads
   }
   return result

@@ -5,7 +5,14 @@ import { join } from 'node:path'
 import { layerModule } from '../../compiler/emit/js/module.js'
 import { gpuModule } from '../../compiler/emit/gpu/module.js'
 import { NormcError } from '../../compiler/diagnostics.js'
-import { EXIT_FAIL, EXIT_OK, UsageError, parseFlags, writeStderr, type Command } from '../command.js'
+import {
+  EXIT_FAIL,
+  EXIT_OK,
+  UsageError,
+  parseFlags,
+  writeStderr,
+  type Command,
+} from '../command.js'
 import { loadFiles } from '../load.js'
 
 export const compileCmd: Command = {
@@ -28,14 +35,21 @@ and backward at the given sizes, for runtime/gpu's runner.
       axes: { type: 'string' },
     })
     const target = (values.target as string | undefined) ?? 'js'
-    if (target !== 'js' && target !== 'gpu') throw new UsageError(`--target must be js or gpu, got '${target}'`)
-    if (target === 'gpu' && !values.axes) throw new UsageError('--target gpu needs --axes N=…,C=…: gpu kernels are specialised to sizes')
+    if (target !== 'js' && target !== 'gpu')
+      throw new UsageError(`--target must be js or gpu, got '${target}'`)
+    if (target === 'gpu' && !values.axes)
+      throw new UsageError(
+        '--target gpu needs --axes N=…,C=…: gpu kernels are specialised to sizes',
+      )
     if (!values.out) throw new UsageError('-o DIR is required')
     const precision = (values.precision as string | undefined) ?? 'f32'
-    if (precision !== 'f32' && precision !== 'f64') throw new UsageError(`--precision must be f32 or f64`)
+    if (precision !== 'f32' && precision !== 'f64')
+      throw new UsageError(`--precision must be f32 or f64`)
     const loaded = loadFiles(positionals, { quiet: true })
     if (!loaded) return EXIT_FAIL
-    const layers = values.layer ? loaded.layers.filter((l) => l.decl.name === values.layer) : loaded.layers
+    const layers = values.layer
+      ? loaded.layers.filter((l) => l.decl.name === values.layer)
+      : loaded.layers
     if (layers.length === 0) {
       writeStderr(`normc compile: no layer${values.layer ? ` '${String(values.layer)}'` : ''}`)
       return EXIT_FAIL
@@ -51,7 +65,8 @@ and backward at the given sizes, for runtime/gpu's runner.
         const axes: Record<string, number> = {}
         for (const kv of String(values.axes).split(',')) {
           const [k, v] = kv.split('=')
-          if (!k || !v || !/^\d+$/.test(v)) throw new UsageError(`--axes takes NAME=SIZE,…, got '${kv}'`)
+          if (!k || !v || !/^\d+$/.test(v))
+            throw new UsageError(`--axes takes NAME=SIZE,…, got '${kv}'`)
           axes[k.trim()] = Number(v)
         }
         let m

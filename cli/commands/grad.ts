@@ -5,7 +5,15 @@ import { compileLayerGraphs } from '../../compiler/pipeline.js'
 import { dumpGraph } from '../../compiler/ir/index.js'
 import { explain, renderLatex, renderText } from '../../compiler/explain/index.js'
 import { printFile, printLayer } from '../../compiler/print/index.js'
-import { EXIT_FAIL, EXIT_OK, UsageError, parseFlags, writeStderr, writeStdout, type Command } from '../command.js'
+import {
+  EXIT_FAIL,
+  EXIT_OK,
+  UsageError,
+  parseFlags,
+  writeStderr,
+  writeStdout,
+  type Command,
+} from '../command.js'
 import { loadFiles, parseMode, pickLayer } from '../load.js'
 
 export const dumpPhases = ['ast', 'ir', 'grad', 'simplified'] as const
@@ -58,7 +66,13 @@ Options:
     }
     if (dump === 'ir' || dump === 'grad') {
       const g = compileLayerGraphs(layer, mode, { simplify: false })
-      const roots = dump === 'ir' ? [...g.forward.outputs, ...g.forward.updates.map((u) => ({ name: u.name + ' <-', node: u.node }))] : g.backward.program.outputs
+      const roots =
+        dump === 'ir'
+          ? [
+              ...g.forward.outputs,
+              ...g.forward.updates.map((u) => ({ name: u.name + ' <-', node: u.node })),
+            ]
+          : g.backward.program.outputs
       await writeStdout(dumpGraph(roots) + '\n')
       return EXIT_OK
     }

@@ -4,7 +4,14 @@
 import { compileLayerGraphs } from '../../compiler/pipeline.js'
 import { planLayer } from '../../compiler/schedule/index.js'
 import { stepTraffic } from '../../compiler/schedule/traffic.js'
-import { EXIT_FAIL, EXIT_OK, UsageError, parseFlags, writeStdout, type Command } from '../command.js'
+import {
+  EXIT_FAIL,
+  EXIT_OK,
+  UsageError,
+  parseFlags,
+  writeStdout,
+  type Command,
+} from '../command.js'
 import { loadFiles } from '../load.js'
 import { bindHypers, bindSizes } from '../../runtime/sizes.js'
 import { sizeOf } from '../../runtime/interp.js'
@@ -32,22 +39,30 @@ and dy twice, write dx). With --axes, also the bytes.
     const loaded = loadFiles(positionals, { quiet: true })
     if (!loaded) return EXIT_FAIL
     const modeFlag = (values.mode as string | undefined) ?? 'all'
-    if (!['train', 'eval', 'all'].includes(modeFlag)) throw new UsageError(`--mode must be train, eval or all`)
+    if (!['train', 'eval', 'all'].includes(modeFlag))
+      throw new UsageError(`--mode must be train, eval or all`)
     const bytesPer = values.precision === 'f64' ? 8 : 4
     const axes: Record<string, number> = {}
     if (values.axes) {
       for (const kv of String(values.axes).split(',')) {
         const [k, v] = kv.split('=')
-        if (!k || !v || !/^\d+$/.test(v)) throw new UsageError(`--axes takes NAME=SIZE,…, got '${kv}'`)
+        if (!k || !v || !/^\d+$/.test(v))
+          throw new UsageError(`--axes takes NAME=SIZE,…, got '${kv}'`)
         axes[k.trim()] = Number(v)
       }
     }
-    const layers = values.layer ? loaded.layers.filter((l) => l.decl.name === values.layer) : loaded.layers
+    const layers = values.layer
+      ? loaded.layers.filter((l) => l.decl.name === values.layer)
+      : loaded.layers
     if (layers.length === 0) throw new UsageError(`no layer '${String(values.layer)}'`)
     const report: unknown[] = []
     const lines: string[] = []
     for (const layer of layers) {
-      const modes = layer.hasForward ? (['train'] as const) : modeFlag === 'all' ? (['train', 'eval'] as const) : ([modeFlag] as ('train' | 'eval')[])
+      const modes = layer.hasForward
+        ? (['train'] as const)
+        : modeFlag === 'all'
+          ? (['train', 'eval'] as const)
+          : ([modeFlag] as ('train' | 'eval')[])
       let elemBytes: number | undefined
       if (values.axes) {
         try {
@@ -62,17 +77,36 @@ and dy twice, write dx). With --axes, also the bytes.
         const p = planLayer(compileLayerGraphs(layer, mode))
         for (const step of [p.forward, p.backward]) {
           const t = stepTraffic(p, step)
-          report.push({ layer: layer.decl.name, mode: layer.hasForward ? 'forward' : mode, ...t, bytes: elemBytes ? t.tensorsMoved * elemBytes : undefined, minimumBytes: elemBytes ? t.minimumTensorsMoved * elemBytes : undefined })
+          report.push({
+            layer: layer.decl.name,
+            mode: layer.hasForward ? 'forward' : mode,
+            ...t,
+            bytes: elemBytes ? t.tensorsMoved * elemBytes : undefined,
+            minimumBytes: elemBytes ? t.minimumTensorsMoved * elemBytes : undefined,
+          })
           const label = `${layer.decl.name} ${layer.hasForward ? '' : mode + ' '}${step.name}`
-          const verdict = t.tensorsMoved === t.minimumTensorsMoved ? 'at the minimum' : `${(t.tensorsMoved / t.minimumTensorsMoved).toFixed(2)}× the minimum`
+          const verdict =
+            t.tensorsMoved === t.minimumTensorsMoved
+              ? 'at the minimum'
+              : `${(t.tensorsMoved / t.minimumTensorsMoved).toFixed(2)}× the minimum`
           const mb = (n: number) => (elemBytes ? ` (${((n * elemBytes) / 1e6).toFixed(1)} MB)` : '')
-          lines.push(`${label}: ${t.passes.length} pass${t.passes.length === 1 ? '' : 'es'} over [${p.fullSpace.join(', ')}] + ${t.smallStages} per-channel stage${t.smallStages === 1 ? '' : 's'}`)
-          t.passes.forEach((ps, i) => lines.push(`  pass ${i + 1}: reads ${ps.reads.join(', ') || '—'}; writes ${ps.writes.join(', ') || '—'}`))
-          lines.push(`  full-size tensors moved: ${t.tensorsMoved}${mb(t.tensorsMoved)}; minimum ${t.minimumTensorsMoved}${mb(t.minimumTensorsMoved)}: ${verdict}`)
+          lines.push(
+            `${label}: ${t.passes.length} pass${t.passes.length === 1 ? '' : 'es'} over [${p.fullSpace.join(', ')}] + ${t.smallStages} per-channel stage${t.smallStages === 1 ? '' : 's'}`,
+          )
+          t.passes.forEach((ps, i) =>
+            lines.push(
+              `  pass ${i + 1}: reads ${ps.reads.join(', ') || '—'}; writes ${ps.writes.join(', ') || '—'}`,
+            ),
+          )
+          lines.push(
+            `  full-size tensors moved: ${t.tensorsMoved}${mb(t.tensorsMoved)}; minimum ${t.minimumTensorsMoved}${mb(t.minimumTensorsMoved)}: ${verdict}`,
+          )
         }
       }
     }
-    await writeStdout(values.json ? JSON.stringify(report, null, 2) + '\n' : lines.join('\n') + '\n')
+    await writeStdout(
+      values.json ? JSON.stringify(report, null, 2) + '\n' : lines.join('\n') + '\n',
+    )
     return EXIT_OK
   },
 }

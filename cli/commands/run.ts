@@ -7,7 +7,15 @@ import { dumpGraph } from '../../compiler/ir/index.js'
 import { printFile } from '../../compiler/print/index.js'
 import { parseCase, resultJson } from '../../runtime/case.js'
 import { runStepInterp } from '../../runtime/step.js'
-import { EXIT_FAIL, EXIT_OK, UsageError, parseFlags, writeStderr, writeStdout, type Command } from '../command.js'
+import {
+  EXIT_FAIL,
+  EXIT_OK,
+  UsageError,
+  parseFlags,
+  writeStderr,
+  writeStdout,
+  type Command,
+} from '../command.js'
 import { loadFiles, parseMode, pickLayer } from '../load.js'
 import { readSource } from '../source.js'
 import { dumpPhases } from './grad.js'
@@ -49,7 +57,10 @@ Options:
     })
     if (!values.input) throw new UsageError('--input CASE.json is required')
     const target = (values.target as string | undefined) ?? 'interp'
-    if (!(target in runTargets)) throw new UsageError(`--target must be one of ${Object.keys(runTargets).join(', ')}, got '${target}'`)
+    if (!(target in runTargets))
+      throw new UsageError(
+        `--target must be one of ${Object.keys(runTargets).join(', ')}, got '${target}'`,
+      )
     const precision = values.precision as string | undefined
     if (precision !== undefined && precision !== 'f32' && precision !== 'f64')
       throw new UsageError(`--precision must be f32 or f64, got '${precision}'`)
@@ -76,7 +87,12 @@ Options:
       }
       const runTarget: RunTarget = runTargets[target as keyof typeof runTargets]
       const result =
-        target === 'interp' ? runStepInterp(layer, mode, c) : await runTarget(layer, mode, c, { precision, backend: values.backend as string | undefined })
+        target === 'interp'
+          ? runStepInterp(layer, mode, c)
+          : await runTarget(layer, mode, c, {
+              precision,
+              backend: values.backend as string | undefined,
+            })
       await writeStdout(resultJson(result))
       return EXIT_OK
     } catch (e) {

@@ -304,6 +304,17 @@ class LayerChecker {
       this.bag.error(span, `'${name}' is a builtin function and cannot be redeclared`)
       return false
     }
+    // The upstream gradients' names: a tensor so named would meet them in specs, in the derived
+    // backward program and in the tensors of a run.
+    const outs = this.decl.outputs
+    if (outs.some((o) => upstreamName({ outputs: outs }, o.name) === name)) {
+      const of = outs.length === 1 ? 'of the output' : `of output '${name.slice(3)}'`
+      this.bag.error(
+        span,
+        `'${name}' is the name of the upstream gradient ${of}: choose another name`,
+      )
+      return false
+    }
     const prev = this.values.get(name)
     if (prev) {
       this.bag.error(
@@ -319,10 +330,12 @@ class LayerChecker {
   private declareValues(): void {
     const { decl } = this
     for (const inp of decl.inputs) {
-      const axes = this.shapeAxes(inp.shape, `input ${inp.name}`)
-      // Input shapes may repeat a name only by mistake; an input may not use a factor axis.
-      if (this.declare(inp.name, inp.nameSpan, { kind: 'input', axes: axes ?? [] }))
-        this.inputs.push({ name: inp.name, axes: axes ?? [], span: inp.nameSpan })
+      const shape = this.shapeAxes(inp.shape, `input ${inp.name}`)
+      // An input's data is laid out in the canonical order (§4.1), as lowering reads it, whatever
+      // order the signature lists its axes in: its type says so too.
+      const axes = shape ? this.axes.sort(shape) : []
+      if (this.declare(inp.name, inp.nameSpan, { kind: 'input', axes }))
+        this.inputs.push({ name: inp.name, axes, span: inp.nameSpan })
     }
     for (const it of decl.items) {
       if (it.kind === 'hyper') {

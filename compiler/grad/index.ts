@@ -25,7 +25,8 @@ export function adjoints(
   const wanted = new Set(wrt.map((n) => n.id))
   const live = new Set<number>()
   for (const n of order) {
-    if (wanted.has(n.id) || (n.op !== 'stop_gradient' && n.args.some((a) => live.has(a.id)))) live.add(n.id)
+    if (wanted.has(n.id) || (n.op !== 'stop_gradient' && n.args.some((a) => live.has(a.id))))
+      live.add(n.id)
   }
   const adj = new Map<number, Node>()
   const accumulate = (n: Node, g: Node) => {
@@ -63,7 +64,11 @@ export interface Backward {
  * params, state and the upstream gradient of each output; outputs are `dNAME` for every input
  * and param (zeros where no gradient flows).
  */
-export function deriveBackward(p: Program, layer: CheckedLayer, table: RuleTable = defaultRules): Backward {
+export function deriveBackward(
+  p: Program,
+  layer: CheckedLayer,
+  table: RuleTable = defaultRules,
+): Backward {
   const b = p.builder
   const dys = upstreamInputs(p, layer)
   const wrt = [...p.inputs, ...p.params]
@@ -73,7 +78,10 @@ export function deriveBackward(p: Program, layer: CheckedLayer, table: RuleTable
     b,
     table,
   )
-  const outputs = wrt.map((w) => ({ name: 'd' + w.name, node: adj.get(w.id) ?? b.broadcast(b.c(0), w.axes) }))
+  const outputs = wrt.map((w) => ({
+    name: 'd' + w.name,
+    node: adj.get(w.id) ?? b.broadcast(b.c(0), w.axes),
+  }))
   const of = new Map(wrt.map((w) => ['d' + w.name, w.name!]))
   return {
     program: { ...p, inputs: [...p.inputs, ...dys], outputs, updates: [] },

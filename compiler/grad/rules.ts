@@ -45,12 +45,36 @@ export const rules: Record<Op, Rule> = {
     b.mul(g, b.mul(n, b.unary('log', arg(n, 0)))),
   ],
   max: (n, g, b) => [
-    b.mul(g, b.add(b.binary('gt', arg(n, 0), arg(n, 1)), b.mul(half(b), b.binary('eq', arg(n, 0), arg(n, 1))))),
-    b.mul(g, b.add(b.binary('lt', arg(n, 0), arg(n, 1)), b.mul(half(b), b.binary('eq', arg(n, 0), arg(n, 1))))),
+    b.mul(
+      g,
+      b.add(
+        b.binary('gt', arg(n, 0), arg(n, 1)),
+        b.mul(half(b), b.binary('eq', arg(n, 0), arg(n, 1))),
+      ),
+    ),
+    b.mul(
+      g,
+      b.add(
+        b.binary('lt', arg(n, 0), arg(n, 1)),
+        b.mul(half(b), b.binary('eq', arg(n, 0), arg(n, 1))),
+      ),
+    ),
   ],
   min: (n, g, b) => [
-    b.mul(g, b.add(b.binary('lt', arg(n, 0), arg(n, 1)), b.mul(half(b), b.binary('eq', arg(n, 0), arg(n, 1))))),
-    b.mul(g, b.add(b.binary('gt', arg(n, 0), arg(n, 1)), b.mul(half(b), b.binary('eq', arg(n, 0), arg(n, 1))))),
+    b.mul(
+      g,
+      b.add(
+        b.binary('lt', arg(n, 0), arg(n, 1)),
+        b.mul(half(b), b.binary('eq', arg(n, 0), arg(n, 1))),
+      ),
+    ),
+    b.mul(
+      g,
+      b.add(
+        b.binary('gt', arg(n, 0), arg(n, 1)),
+        b.mul(half(b), b.binary('eq', arg(n, 0), arg(n, 1))),
+      ),
+    ),
   ],
   ge: none,
   gt: none,
@@ -66,7 +90,13 @@ export const rules: Record<Op, Rule> = {
   mean: (n, g, b) => [b.broadcast(b.div(g, b.count(n.over!)), arg(n, 0).axes)],
   rmax: (n, g, b) => [extremeAdjoint(n, g, b)],
   rmin: (n, g, b) => [extremeAdjoint(n, g, b)],
-  broadcast: (n, g, b) => [b.reduce('sum', g, n.axes.filter((a) => !arg(n, 0).axes.includes(a)))],
+  broadcast: (n, g, b) => [
+    b.reduce(
+      'sum',
+      g,
+      n.axes.filter((a) => !arg(n, 0).axes.includes(a)),
+    ),
+  ],
   regroup: (n, g, b) => [b.regroup(g, arg(n, 0).axes)],
   stop_gradient: none,
 }

@@ -9,8 +9,32 @@
 import type { Span } from '../../grammar/ast.js'
 import type { AxisTable } from '../check/axes.js'
 
-export const unaryOps = ['neg', 'sqrt', 'rsqrt', 'exp', 'log', 'abs', 'recip', 'tanh', 'sigmoid', 'sign'] as const
-export const binaryOps = ['add', 'sub', 'mul', 'div', 'pow', 'max', 'min', 'ge', 'gt', 'le', 'lt', 'eq'] as const
+export const unaryOps = [
+  'neg',
+  'sqrt',
+  'rsqrt',
+  'exp',
+  'log',
+  'abs',
+  'recip',
+  'tanh',
+  'sigmoid',
+  'sign',
+] as const
+export const binaryOps = [
+  'add',
+  'sub',
+  'mul',
+  'div',
+  'pow',
+  'max',
+  'min',
+  'ge',
+  'gt',
+  'le',
+  'lt',
+  'eq',
+] as const
 export const reduceOps = ['sum', 'mean', 'rmax', 'rmin'] as const
 
 export type UnaryOp = (typeof unaryOps)[number]
@@ -71,7 +95,12 @@ export class Builder {
   }
 
   /** The one node with these fields, made if new. */
-  make(op: Op, args: readonly Node[], axes: readonly string[], extra: Partial<Pick<Node, 'value' | 'name' | 'role' | 'over'>> = {}): Node {
+  make(
+    op: Op,
+    args: readonly Node[],
+    axes: readonly string[],
+    extra: Partial<Pick<Node, 'value' | 'name' | 'role' | 'over'>> = {},
+  ): Node {
     let a = args
     if (commutative.has(op) && a.length === 2 && a[0]!.id > a[1]!.id) a = [a[1]!, a[0]!]
     const key = `${op}|${a.map((x) => x.id).join(',')}|${axes.join(',')}|${extra.value === undefined ? '' : Object.is(extra.value, -0) ? '-0' : extra.value}|${extra.name ?? ''}|${extra.role ?? ''}|${extra.over?.join(',') ?? ''}`
@@ -120,13 +149,22 @@ export class Builder {
 
   clamp(x: Node, lo: Node, hi: Node): Node {
     const axes = this.unionAxes([x, lo, hi])
-    return this.make('clamp', [x, lo, hi].map((n) => this.broadcast(n, axes)), axes)
+    return this.make(
+      'clamp',
+      [x, lo, hi].map((n) => this.broadcast(n, axes)),
+      axes,
+    )
   }
 
   reduce(op: ReduceOp, x: Node, over: readonly string[]): Node {
     if (over.length === 0) return x
     const set = new Set(over)
-    return this.make(op, [x], x.axes.filter((a) => !set.has(a)), { over: this.axes.sort(over) })
+    return this.make(
+      op,
+      [x],
+      x.axes.filter((a) => !set.has(a)),
+      { over: this.axes.sort(over) },
+    )
   }
 
   regroup(x: Node, axes: readonly string[]): Node {

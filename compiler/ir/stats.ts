@@ -15,7 +15,8 @@ function leafSet(n: Node, axes: AxisTable): string {
 /** Nodes whose value depends on an upstream gradient (`dy`): the backward's own work. */
 export function dependsOnDy(roots: readonly Node[]): Set<number> {
   const out = new Set<number>()
-  for (const n of topoOrder(roots)) if (n.role === 'dy' || n.args.some((a) => out.has(a.id))) out.add(n.id)
+  for (const n of topoOrder(roots))
+    if (n.role === 'dy' || n.args.some((a) => out.has(a.id))) out.add(n.id)
   return out
 }
 
@@ -24,7 +25,12 @@ export function dependsOnDy(roots: readonly Node[]): Set<number> {
  * size). With `backwardOnly`, only those that read the upstream gradient: the forward's
  * statistics (mean, variance) are computed once in the forward and reused.
  */
-export function fullSizeReductions(roots: readonly Node[], full: Node, axes: AxisTable, backwardOnly = false): Node[] {
+export function fullSizeReductions(
+  roots: readonly Node[],
+  full: Node,
+  axes: AxisTable,
+  backwardOnly = false,
+): Node[] {
   const target = leafSet(full, axes)
   const dy = backwardOnly ? dependsOnDy(roots) : undefined
   return topoOrder(roots).filter(

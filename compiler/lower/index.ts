@@ -72,10 +72,12 @@ export class Lowerer {
       }
       return b.binary(name as 'max' | 'min', this.expr(args[0]!), this.expr(args[1]!))
     }
-    if (name === 'broadcast') return b.broadcast(this.expr(args[0]!), b.axes.sort(axesOf(args[1]!)!))
+    if (name === 'broadcast')
+      return b.broadcast(this.expr(args[0]!), b.axes.sort(axesOf(args[1]!)!))
     const vs = args.map((a) => this.expr(a))
     if (name in unaryBuiltins) return b.unary(unaryBuiltins[name]!, vs[0]!)
-    if (name in compareBuiltins) return b.binary(compareBuiltins[name as keyof typeof compareBuiltins], vs[0]!, vs[1]!)
+    if (name in compareBuiltins)
+      return b.binary(compareBuiltins[name as keyof typeof compareBuiltins], vs[0]!, vs[1]!)
     switch (name) {
       case 'lerp': // lerp(a, b, t) = a + t·(b − a): PyTorch's momentum update.
         return b.add(vs[0]!, b.mul(vs[2]!, b.sub(vs[1]!, vs[0]!)))
@@ -115,7 +117,11 @@ export function layerLeaves(layer: CheckedLayer, b: Builder) {
 }
 
 /** Lowers one mode of a checked layer. A fresh builder unless one is given. */
-export function lowerLayer(layer: CheckedLayer, mode: 'train' | 'eval', builder?: Builder): Program {
+export function lowerLayer(
+  layer: CheckedLayer,
+  mode: 'train' | 'eval',
+  builder?: Builder,
+): Program {
   const b = builder ?? new Builder(layer.axes)
   const leaves = layerLeaves(layer, b)
   const lw = new Lowerer(b, leaves.env)
@@ -129,7 +135,10 @@ export function lowerLayer(layer: CheckedLayer, mode: 'train' | 'eval', builder?
     params: leaves.params,
     states: leaves.states,
     hypers: leaves.hypers,
-    outputs: layer.outputs.map((o) => ({ name: o.name, node: leaves.env.get(o.name) ?? lw.env.get(o.name)! })),
+    outputs: layer.outputs.map((o) => ({
+      name: o.name,
+      node: leaves.env.get(o.name) ?? lw.env.get(o.name)!,
+    })),
     updates: mode === 'train' ? updates : [],
   }
 }

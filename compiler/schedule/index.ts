@@ -58,9 +58,11 @@ export interface KernelPlan {
   backward: StepPlan
 }
 
-export const leafAxes = (n: Node, axes: AxisTable): string[] => n.axes.flatMap((a) => axes.leaves(a))
+export const leafAxes = (n: Node, axes: AxisTable): string[] =>
+  n.axes.flatMap((a) => axes.leaves(a))
 
-const isReduction = (n: Node) => n.op === 'sum' || n.op === 'rmax' || n.op === 'rmin' || n.op === 'mean'
+const isReduction = (n: Node) =>
+  n.op === 'sum' || n.op === 'rmax' || n.op === 'rmin' || n.op === 'mean'
 /** Nodes that are never stored: they are written as scalars or read through. */
 const isTrivial = (n: Node) => n.op === 'const' || n.op === 'hyper' || n.op === 'count'
 const isView = (n: Node) => n.op === 'broadcast' || n.op === 'regroup' || n.op === 'stop_gradient'
@@ -71,7 +73,11 @@ const isView = (n: Node) => n.op === 'broadcast' || n.op === 'regroup' || n.op =
  */
 export function rootTarget(n: Node): Node {
   const v = viewed(n)
-  return v.op === 'const' || v.op === 'hyper' || v.op === 'count' || (n.op === 'broadcast' && n.axes.length > v.axes.length) ? n : v
+  if (v.op === 'const' || v.op === 'hyper' || v.op === 'count') return n
+  // A broadcast anywhere along the chain of views (e.g. a regrouping of a broadcast, the
+  // gradient of mean(x as [H, C], [C])) means the root has more data than the node it views.
+  for (let m = n; isView(m); m = m.args[0]!) if (m.op === 'broadcast') return n
+  return v
 }
 
 /** The node whose data a view reads. */
@@ -85,15 +91,28 @@ function momentOf(n: Node): { sum1: Node; src: Node } | undefined {
   if (n.op !== 'sum') return undefined
   const sq = n.args[0]!
   let d: Node | undefined
-  if (sq.op === 'pow' && sq.args[1]!.op === 'broadcast' && sq.args[1]!.args[0]!.op === 'const' && sq.args[1]!.args[0]!.value === 2) d = sq.args[0]
+  if (
+    sq.op === 'pow' &&
+    sq.args[1]!.op === 'broadcast' &&
+    sq.args[1]!.args[0]!.op === 'const' &&
+    sq.args[1]!.args[0]!.value === 2
+  )
+    d = sq.args[0]
   if (sq.op === 'mul' && sq.args[0] === sq.args[1]) d = sq.args[0]
   if (!d || d.op !== 'sub' || d.args[1]!.op !== 'broadcast') return undefined
   const src = d.args[0]!
   const mu = d.args[1]!.args[0]!
-  if (mu.op !== 'div' || mu.args[0]!.op !== 'sum' || viewed(mu.args[1]!).op !== 'count') return undefined
+  if (mu.op !== 'div' || mu.args[0]!.op !== 'sum' || viewed(mu.args[1]!).op !== 'count')
+    return undefined
   const sum1 = mu.args[0]!
-  const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x) => b.includes(x))
-  if (sum1.args[0] !== src || !same(sum1.over!, n.over!) || !same(viewed(mu.args[1]!).over!, n.over!)) return undefined
+  const same = (a: readonly string[], b: readonly string[]) =>
+    a.length === b.length && a.every((x) => b.includes(x))
+  if (
+    sum1.args[0] !== src ||
+    !same(sum1.over!, n.over!) ||
+    !same(viewed(mu.args[1]!).over!, n.over!)
+  )
+    return undefined
   // The shift is read from the source at the first element of each group: it must be stored data.
   if (viewed(src).op !== 'input') return undefined
   return { sum1, src }
@@ -113,7 +132,10 @@ function planStep(
   const order = topoOrder(all, leafSet).filter((n) => !leafSet.has(n.id))
   const space = (n: Node) => leafAxes(isReduction(n) ? n.args[0]! : n, axes)
   const mat = new Set<number>()
-  for (const r of [...roots, ...updates]) if (!leafSet.has(viewed(r.node).id)) mat.add(rootTarget(r.node).id)
+  // A root that views a leaf aliases it, unless it broadcasts the leaf: then it is computed.
+  for (const r of [...roots, ...updates])
+    if (!leafSet.has(viewed(r.node).id) || rootTarget(r.node) !== viewed(r.node))
+      mat.add(rootTarget(r.node).id)
   for (const n of savedWanted) if (!leafSet.has(n.id) && !isTrivial(n)) mat.add(n.id)
   for (const n of order) if (isReduction(n)) mat.add(n.id)
   // A non-trivial node read inside a larger space than its own is computed once, into a buffer.
@@ -159,7 +181,14 @@ function planStep(
     const key = `${time.get(n.id)}|${sp.join(',')}`
     let st = groups.get(key)
     if (!st) {
-      st = { time: time.get(n.id)!, space: sp, stores: [], reductions: [], moments: [], full: sp.length === fullSpace.length && sp.length > 0 }
+      st = {
+        time: time.get(n.id)!,
+        space: sp,
+        stores: [],
+        reductions: [],
+        moments: [],
+        full: sp.length === fullSpace.length && sp.length > 0,
+      }
       groups.set(key, st)
     }
     const m = moments.get(n.id)
@@ -186,14 +215,17 @@ function planStep(
 export function planLayer(graphs: LayerGraphs): KernelPlan {
   const { layer, forward, backward } = graphs
   const axes = layer.axes
-  const fullInput = forward.inputs.reduce((a, b) => (leafAxes(b, axes).length > leafAxes(a, axes).length ? b : a))
+  const fullInput = forward.inputs.reduce((a, b) =>
+    leafAxes(b, axes).length > leafAxes(a, axes).length ? b : a,
+  )
   const fullSpace = leafAxes(fullInput, axes)
   const bwd = backward.program
   const fwdLeaves = [...forward.inputs, ...forward.params, ...forward.states]
   // What the backward needs from the forward: the small, dy-independent nodes at its frontier.
   const dyDependent = new Set<number>()
   const bwdOrder = topoOrder(bwd.outputs.map((o) => o.node))
-  for (const n of bwdOrder) if (n.role === 'dy' || n.args.some((a) => dyDependent.has(a.id))) dyDependent.add(n.id)
+  for (const n of bwdOrder)
+    if (n.role === 'dy' || n.args.some((a) => dyDependent.has(a.id))) dyDependent.add(n.id)
   const savedSet = new Map<number, Node>()
   const consider = (a: Node) => {
     const v = viewed(a)
@@ -207,7 +239,9 @@ export function planLayer(graphs: LayerGraphs): KernelPlan {
   }
   for (const o of bwd.outputs) if (!dyDependent.has(o.node.id)) consider(o.node)
   // A full-size dy-independent value at the frontier (x − μ, x̂) is recomputed, not saved: walk into it.
-  const expand = [...savedSet.values()].filter((v) => leafAxes(v, axes).length >= fullSpace.length && v.op !== 'input')
+  const expand = [...savedSet.values()].filter(
+    (v) => leafAxes(v, axes).length >= fullSpace.length && v.op !== 'input',
+  )
   while (expand.length) {
     const v = expand.pop()!
     savedSet.delete(v.id)
@@ -219,8 +253,21 @@ export function planLayer(graphs: LayerGraphs): KernelPlan {
     }
   }
   const saved = [...savedSet.values()]
-  const fwdPlan = planStep('forward', forward.outputs, forward.updates, fwdLeaves, axes, fullSpace, saved.filter((s) => s.op !== 'input'))
-  const bwdLeaves = [...forward.inputs, ...forward.params, ...bwd.inputs.filter((n) => n.role === 'dy'), ...saved]
+  const fwdPlan = planStep(
+    'forward',
+    forward.outputs,
+    forward.updates,
+    fwdLeaves,
+    axes,
+    fullSpace,
+    saved.filter((s) => s.op !== 'input'),
+  )
+  const bwdLeaves = [
+    ...forward.inputs,
+    ...forward.params,
+    ...bwd.inputs.filter((n) => n.role === 'dy'),
+    ...saved,
+  ]
   const bwdPlan = planStep('backward', bwd.outputs, [], bwdLeaves, axes, fullSpace)
   return { layer, mode: graphs.mode, fullSpace, forward: fwdPlan, backward: bwdPlan }
 }

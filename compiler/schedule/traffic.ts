@@ -27,9 +27,17 @@ const nameOf = (n: Node) => n.name ?? `%${n.id}`
 function stageLoads(st: Stage, step: StepPlan, isFull: (n: Node) => boolean): Node[] {
   const leaves = new Set(step.leaves.map((n) => n.id))
   const mat = new Set(step.materialized.map((n) => n.id))
-  const own = new Set([...st.stores, ...st.reductions, ...st.moments.flatMap((m) => [m.sum1, m.sum2])].map((n) => n.id))
+  const own = new Set(
+    [...st.stores, ...st.reductions, ...st.moments.flatMap((m) => [m.sum1, m.sum2])].map(
+      (n) => n.id,
+    ),
+  )
   const out = new Map<number, Node>()
-  const starts = [...st.stores.flatMap((n) => n.args), ...st.reductions.map((r) => r.args[0]!), ...st.moments.map((m) => m.src)]
+  const starts = [
+    ...st.stores.flatMap((n) => n.args),
+    ...st.reductions.map((r) => r.args[0]!),
+    ...st.moments.map((m) => m.src),
+  ]
   const seen = new Set<number>()
   const stack = [...starts]
   while (stack.length) {
@@ -57,7 +65,11 @@ export function stepTraffic(plan: KernelPlan, step: StepPlan): StepTraffic {
       continue
     }
     const reads = stageLoads(st, step, isFull).map(nameOf)
-    const writes = st.stores.filter(isFull).map((n) => step.outputs.find((o) => viewed(o.node) === n || o.node === n)?.name ?? `%${n.id}`)
+    const writes = st.stores
+      .filter(isFull)
+      .map(
+        (n) => step.outputs.find((o) => viewed(o.node) === n || o.node === n)?.name ?? `%${n.id}`,
+      )
     passes.push({ space: st.space, reads, writes })
   }
   const moved = passes.reduce((s, p) => s + p.reads.length + p.writes.length, 0)
@@ -65,14 +77,22 @@ export function stepTraffic(plan: KernelPlan, step: StepPlan): StepTraffic {
   // in, where a phase boundary is a full-size reduction that a full-size output depends on.
   const leafIds = new Set(step.leaves.map((n) => n.id))
   const fullOutputs = step.outputs.filter((o) => isFull(o.node))
-  const fullReductions = step.materialized.filter((n) => (n.op === 'sum' || n.op === 'rmax' || n.op === 'rmin') && isFull(n.args[0]!))
-  const inputsOf = (roots: Node[]) => new Set(topoOrder(roots, leafIds).filter((n) => leafIds.has(n.id) && isFull(n)).map((n) => n.id))
+  const fullReductions = step.materialized.filter(
+    (n) => (n.op === 'sum' || n.op === 'rmax' || n.op === 'rmin') && isFull(n.args[0]!),
+  )
+  const inputsOf = (roots: Node[]) =>
+    new Set(
+      topoOrder(roots, leafIds)
+        .filter((n) => leafIds.has(n.id) && isFull(n))
+        .map((n) => n.id),
+    )
   const outIn = inputsOf(fullOutputs.map((o) => o.node))
   const redIn = inputsOf(fullReductions.map((r) => r.args[0]!))
   const redIds = new Set(fullReductions.map((r) => r.id))
   const dependsOnReduction = (o: Node) => topoOrder([o], leafIds).some((n) => redIds.has(n.id))
   const needsTwo = fullOutputs.some((o) => dependsOnReduction(o.node))
-  const minimum = fullOutputs.length + (needsTwo ? outIn.size + redIn.size : new Set([...outIn, ...redIn]).size)
+  const minimum =
+    fullOutputs.length + (needsTwo ? outIn.size + redIn.size : new Set([...outIn, ...redIn]).size)
   return {
     step: step.name,
     passes,

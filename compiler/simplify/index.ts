@@ -89,7 +89,11 @@ interface Factors {
 }
 
 /** Flattens a product/quotient/negation tree into factors. */
-function factorsOf(n: Node, out: Factors = { num: [], den: [], negative: false }, inverted = false): Factors {
+function factorsOf(
+  n: Node,
+  out: Factors = { num: [], den: [], negative: false },
+  inverted = false,
+): Factors {
   if (n.op === 'mul') {
     factorsOf(n.args[0]!, out, inverted)
     factorsOf(n.args[1]!, out, inverted)
@@ -99,7 +103,8 @@ function factorsOf(n: Node, out: Factors = { num: [], den: [], negative: false }
   } else if (n.op === 'neg') {
     out.negative = !out.negative
     factorsOf(n.args[0]!, out, inverted)
-  } else (inverted ? out.den : out.num).push(n)
+  } else if (constOf(n) !== 1) (inverted ? out.den : out.num).push(n)
+  // (A factor 1 is dropped: kept, sum(1 / d, R) would be rebuilt as 1 · sum(1 / d, R), forever.)
   return out
 }
 
@@ -147,17 +152,25 @@ export class Simplifier extends Builder {
     den = flat.den.filter((n) => (constOf(n) !== undefined ? ((k /= constOf(n)!), false) : true))
     if (k !== 1 || num.length === 0) num = [this.c(k), ...num]
     const sort = (xs: Node[]) => [...xs].sort((a, b) => a.id - b.id)
-    const chain = (xs: Node[]) => sort(xs).reduce<Node | undefined>((acc, f) => (acc ? this.mul(acc, f) : f), undefined)
+    const chain = (xs: Node[]) =>
+      sort(xs).reduce<Node | undefined>((acc, f) => (acc ? this.mul(acc, f) : f), undefined)
     const top = chain(num) ?? this.c(1)
     const bottom = chain(den)
     const r = bottom ? this.div(top, bottom) : top
     return axes ? this.broadcast(r, axes) : r
   }
 
-  private rewrite(op: Op, args: readonly Node[], axes: readonly string[], extra: Extra): Node | undefined {
+  private rewrite(
+    op: Op,
+    args: readonly Node[],
+    axes: readonly string[],
+    extra: Extra,
+  ): Node | undefined {
     const kind = opKind(op)
-    if (kind === 'unary' || kind === 'binary' || op === 'clamp') return this.elementwise(op, args, axes)
-    if (op === 'mean') return this.div(this.reduce('sum', args[0]!, extra.over!), this.count(extra.over!))
+    if (kind === 'unary' || kind === 'binary' || op === 'clamp')
+      return this.elementwise(op, args, axes)
+    if (op === 'mean')
+      return this.div(this.reduce('sum', args[0]!, extra.over!), this.count(extra.over!))
     if (op === 'sum') return this.sum(args[0]!, extra.over!, axes)
     if (op === 'regroup') return this.regroupRule(args[0]!, axes)
     if (op === 'rmax' || op === 'rmin') {
@@ -179,7 +192,11 @@ export class Simplifier extends Builder {
       return this.broadcast(this.regroup(y, this.refine(y.axes, to)), to)
     }
     const k = opKind(x.op)
-    if (k === 'unary' || k === 'binary' || x.op === 'clamp') return this.rebuild(x.op, x.args.map((a) => this.regroup(a, to)))
+    if (k === 'unary' || k === 'binary' || x.op === 'clamp')
+      return this.rebuild(
+        x.op,
+        x.args.map((a) => this.regroup(a, to)),
+      )
     return undefined
   }
 
@@ -191,7 +208,9 @@ export class Simplifier extends Builder {
   /** The same elementwise operation on new arguments. */
   private rebuild(op: Op, args: Node[]): Node {
     if (op === 'clamp') return this.clamp(args[0]!, args[1]!, args[2]!)
-    return args.length === 1 ? this.unary(op as never, args[0]!) : this.binary(op as never, args[0]!, args[1]!)
+    return args.length === 1
+      ? this.unary(op as never, args[0]!)
+      : this.binary(op as never, args[0]!, args[1]!)
   }
 
   private elementwise(op: Op, args: readonly Node[], axes: readonly string[]): Node | undefined {
@@ -210,7 +229,12 @@ export class Simplifier extends Builder {
     const cs = args.map(constOf)
     // Constant folding.
     if (cs.every((v) => v !== undefined)) {
-      const v = op === 'clamp' ? Math.min(Math.max(cs[0]!, cs[1]!), cs[2]!) : args.length === 1 ? unaryFns[op]!(cs[0]!) : binaryFns[op]!(cs[0]!, cs[1]!)
+      const v =
+        op === 'clamp'
+          ? Math.min(Math.max(cs[0]!, cs[1]!), cs[2]!)
+          : args.length === 1
+            ? unaryFns[op]!(cs[0]!)
+            : binaryFns[op]!(cs[0]!, cs[1]!)
       return this.broadcast(this.c(v), axes)
     }
     // Hoist broadcasts: an operation on broadcasts is a broadcast of the operation.
@@ -231,7 +255,11 @@ export class Simplifier extends Builder {
     const [ca, cb] = cs
     const zero = () => this.broadcast(this.c(0), axes)
     const neg = (n: Node): Node | undefined =>
-      n.op === 'neg' ? n.args[0] : n.op === 'broadcast' && n.args[0]!.op === 'neg' ? this.broadcast(n.args[0]!.args[0]!, n.axes) : undefined
+      n.op === 'neg'
+        ? n.args[0]
+        : n.op === 'broadcast' && n.args[0]!.op === 'neg'
+          ? this.broadcast(n.args[0]!.args[0]!, n.axes)
+          : undefined
     switch (op) {
       case 'neg':
         if (a.op === 'neg') return a.args[0]
@@ -292,7 +320,11 @@ export class Simplifier extends Builder {
    * dy·γ/σ·k → dy·(γ·k/σ). Per element that is one multiplication instead of several and no
    * division. Reassociating a float64 product trades no accuracy.
    */
-  private gatherSmallFactors(op: Op, args: readonly Node[], axes: readonly string[]): Node | undefined {
+  private gatherSmallFactors(
+    op: Op,
+    args: readonly Node[],
+    axes: readonly string[],
+  ): Node | undefined {
     if (axes.length === 0) return undefined
     const f: Factors = { num: [], den: [], negative: false }
     factorsOf(args[0]!, f, false)
@@ -331,7 +363,11 @@ export class Simplifier extends Builder {
     }
     if (x.op === 'neg') return this.neg(this.reduce('sum', x.args[0]!, R))
     // A centred value sums to zero over its own axes: sum(x − mean(x, R), R) = 0, exactly.
-    if (x.op === 'sub' && x.args[1]!.op === 'broadcast' && isMeanOf(x.args[1]!.args[0]!, x.args[0]!, R))
+    if (
+      x.op === 'sub' &&
+      x.args[1]!.op === 'broadcast' &&
+      isMeanOf(x.args[1]!.args[0]!, x.args[0]!, R)
+    )
       return this.broadcast(this.c(0), axes)
     if ((x.op === 'add' || x.op === 'sub') && !isCentring(x, R)) {
       const p = this.reduce('sum', x.args[0]!, R)
@@ -346,14 +382,20 @@ export class Simplifier extends Builder {
     const den = f.den.filter((n) => !invariant(n, R))
     // Distribute over a sum factor with an invariant term, so that term can come out.
     const k = num.findIndex(
-      (n) => (n.op === 'add' || n.op === 'sub') && !isCentring(n, R) && n.args.some((t) => invariant(t, R)),
+      (n) =>
+        (n.op === 'add' || n.op === 'sub') &&
+        !isCentring(n, R) &&
+        n.args.some((t) => invariant(t, R)),
     )
     if (k >= 0) {
       const s = num[k]!
       const rest = [...inv, ...num.slice(0, k), ...num.slice(k + 1)]
       const allDen = [...invDen, ...den]
       const part = (t: Node) => this.reduce('sum', this.product([...rest, t], allDen, x.axes), R)
-      const r = s.op === 'add' ? this.add(part(s.args[0]!), part(s.args[1]!)) : this.sub(part(s.args[0]!), part(s.args[1]!))
+      const r =
+        s.op === 'add'
+          ? this.add(part(s.args[0]!), part(s.args[1]!))
+          : this.sub(part(s.args[0]!), part(s.args[1]!))
       return f.negative ? this.neg(r) : r
     }
     // Split the reduction where some factors vary over only part of R: with R1 the axes they
@@ -361,7 +403,9 @@ export class Simplifier extends Builder {
     // partial sums an expert shares (GroupNorm's, InstanceNorm's per-(n, c) sums).
     if (inv.length === 0 && invDen.length === 0) {
       const varying = (n: Node) => unwrap(n).axes.filter((a) => R.includes(a))
-      const partial = [...num, ...den].filter((n) => n.op === 'broadcast' && varying(n).length < R.length)
+      const partial = [...num, ...den].filter(
+        (n) => n.op === 'broadcast' && varying(n).length < R.length,
+      )
       if (partial.length) {
         const outerAxes = new Set(partial.flatMap(varying))
         const R1 = R.filter((a) => !outerAxes.has(a))
@@ -382,7 +426,11 @@ export class Simplifier extends Builder {
             ),
             inner,
           )
-          const r = this.reduce('sum', outer, R.filter((a) => outerAxes.has(a)))
+          const r = this.reduce(
+            'sum',
+            outer,
+            R.filter((a) => outerAxes.has(a)),
+          )
           return f.negative ? this.neg(r) : r
         }
       }
@@ -401,7 +449,10 @@ export class Simplifier extends Builder {
 }
 
 /** Simplifies the graphs rooted at `roots` together; returns the new roots in order. */
-export function simplifyGraphs(roots: readonly Node[], axes: AxisTable): { builder: Simplifier; roots: Node[] } {
+export function simplifyGraphs(
+  roots: readonly Node[],
+  axes: AxisTable,
+): { builder: Simplifier; roots: Node[] } {
   const s = new Simplifier(axes)
   const map = new Map<number, Node>()
   for (const n of topoOrder(roots)) {
@@ -443,5 +494,11 @@ export function simplifyGraphs(roots: readonly Node[], axes: AxisTable): { build
     if (!m.hint && n.hint) m.hint = n.hint
     map.set(n.id, m)
   }
-  return { builder: s, roots: shareReductions(roots.map((r) => map.get(r.id)!), s) }
+  return {
+    builder: s,
+    roots: shareReductions(
+      roots.map((r) => map.get(r.id)!),
+      s,
+    ),
+  }
 }

@@ -20,7 +20,8 @@ export function shareReductions(roots: readonly Node[], s: Simplifier): Node[] {
   const order = topoOrder(roots)
   const sums = order.filter((n) => n.op === 'sum')
   // Group sums by the tensor they read, seeing through a split regrouping.
-  const base = (n: Node) => (n.op === 'regroup' && n.args[0]!.axes.length < n.axes.length ? n.args[0]! : n)
+  const base = (n: Node) =>
+    n.op === 'regroup' && n.args[0]!.axes.length < n.axes.length ? n.args[0]! : n
   const replace = new Map<number, { inner: Node; rest: string[] }>()
   for (const big of sums) {
     const src = big.args[0]!
@@ -30,7 +31,11 @@ export function shareReductions(roots: readonly Node[], s: Simplifier): Node[] {
       const fineAxes = small.args[0]!.axes
       const R = s.refineAxes(big.over!, fineAxes)
       const R1 = small.over!
-      if (R1.length < R.length && R1.every((a) => R.includes(a)) && (src === small.args[0] || src === base(small.args[0]!))) {
+      if (
+        R1.length < R.length &&
+        R1.every((a) => R.includes(a)) &&
+        (src === small.args[0] || src === base(small.args[0]!))
+      ) {
         if (!best || best.over!.length < R1.length) best = small
       }
     }

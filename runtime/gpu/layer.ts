@@ -18,7 +18,10 @@ export type GpuTensorMap = Record<string, Float32Array>
 interface Compiled {
   plan: KernelPlan
   gpu: EmittedGpuLayer
-  run: (p: 'forward' | 'backward', inputs: Record<string, Float32Array>) => Promise<Record<string, Float32Array>>
+  run: (
+    p: 'forward' | 'backward',
+    inputs: Record<string, Float32Array>,
+  ) => Promise<Record<string, Float32Array>>
   destroy: () => Promise<void>
 }
 
@@ -53,18 +56,29 @@ export class GpuLayer {
 
   private async build(mode: 'train' | 'eval'): Promise<Compiled> {
     const plan = planLayer(compileLayerGraphs(this.layer, mode))
-    checkBindTimeDivisions([...plan.forward.outputs, ...plan.forward.updates, ...plan.backward.outputs].map((o) => o.node), this.sizes, this.hypers, this.layer.file)
+    checkBindTimeDivisions(
+      [...plan.forward.outputs, ...plan.forward.updates, ...plan.backward.outputs].map(
+        (o) => o.node,
+      ),
+      this.sizes,
+      this.hypers,
+      this.layer.file,
+    )
     const gpu = emitGpuLayer(plan, this.sizes, this.hypers)
     const backend = this.backend
     if (backend === 'webgl2' || backend === 'webgpu') {
       const { runInChromium } = await import('./browser/index.js')
-      const programs: Record<string, GpuProgram> = { forward: gpu.forward.program, backward: gpu.backward.program }
+      const programs: Record<string, GpuProgram> = {
+        forward: gpu.forward.program,
+        backward: gpu.backward.program,
+      }
       return {
         plan,
         gpu,
         run: async (p, inputs) => {
           const r = await runInChromium(programs[p]!, inputs, backend)
-          if (r.backend !== backend) throw new NormcError(`${backend}: the kernels ran on ${r.backend}`)
+          if (r.backend !== backend)
+            throw new NormcError(`${backend}: the kernels ran on ${r.backend}`)
           return r.outputs
         },
         destroy: async () => {},
@@ -88,32 +102,56 @@ export class GpuLayer {
   }
 
   initParams(): GpuTensorMap {
-    return Object.fromEntries(this.layer.params.map((p) => [p.name, new Float32Array(sizeOf(p.axes, this.sizes)).fill(p.init ?? 0)]))
+    return Object.fromEntries(
+      this.layer.params.map((p) => [
+        p.name,
+        new Float32Array(sizeOf(p.axes, this.sizes)).fill(p.init ?? 0),
+      ]),
+    )
   }
 
   initState(): GpuTensorMap {
-    return Object.fromEntries(this.layer.states.map((s) => [s.name, new Float32Array(sizeOf(s.axes, this.sizes)).fill(s.init ?? 0)]))
+    return Object.fromEntries(
+      this.layer.states.map((s) => [
+        s.name,
+        new Float32Array(sizeOf(s.axes, this.sizes)).fill(s.init ?? 0),
+      ]),
+    )
   }
 
   /** One forward step; in train mode the state is updated in place. */
-  async forward(inputs: GpuTensorMap, opts: { mode: 'train' | 'eval'; params?: GpuTensorMap; state?: GpuTensorMap }) {
+  async forward(
+    inputs: GpuTensorMap,
+    opts: { mode: 'train' | 'eval'; params?: GpuTensorMap; state?: GpuTensorMap },
+  ) {
     const c = await this.compiled(opts.mode)
     const all: GpuTensorMap = { ...opts.params, ...opts.state, ...inputs }
     const host: Record<string, Float32Array> = {}
     for (const n of c.plan.forward.leaves) {
       const t = Object.prototype.hasOwnProperty.call(all, n.name!) ? all[n.name!] : undefined
-      const want = sizeOf(n.axes.flatMap((a) => this.layer.axes.leaves(a)), this.sizes)
-      if (!t || t.length !== want) throw new NormcError(`'${n.name}' must be a Float32Array of ${want} values`)
+      const want = sizeOf(
+        n.axes.flatMap((a) => this.layer.axes.leaves(a)),
+        this.sizes,
+      )
+      if (!t || t.length !== want)
+        throw new NormcError(`'${n.name}' must be a Float32Array of ${want} values`)
       host[c.gpu.forward.inputOf.get(n.id)!] = t
     }
     const out = await c.run('forward', host)
     const outputs: GpuTensorMap = {}
     for (const o of c.gpu.forward.outputs) outputs[o.name] = out[o.buffer] ?? host[o.buffer]!
     const saved: GpuSaved = { mode: opts.mode, leaves: new Map(), lo: new Map() }
-    for (const n of c.plan.forward.leaves) saved.leaves.set(n.id, n.role === 'state' ? host[c.gpu.forward.inputOf.get(n.id)!]!.slice() : host[c.gpu.forward.inputOf.get(n.id)!]!)
+    for (const n of c.plan.forward.leaves)
+      saved.leaves.set(
+        n.id,
+        n.role === 'state'
+          ? host[c.gpu.forward.inputOf.get(n.id)!]!.slice()
+          : host[c.gpu.forward.inputOf.get(n.id)!]!,
+      )
     for (const s of c.gpu.forward.saved) saved.leaves.set(s.node.id, out[s.buffer]!)
     for (const [id, buf] of c.gpu.forward.lo) if (out[buf]) saved.lo.set(id, out[buf]!)
-    if (opts.mode === 'train' && opts.state) for (const u of c.gpu.forward.updates) opts.state[u.name]?.set(out[u.buffer]!)
+    if (opts.mode === 'train' && opts.state)
+      for (const u of c.gpu.forward.updates) opts.state[u.name]?.set(out[u.buffer]!)
     return { outputs, saved }
   }
 
@@ -132,7 +170,8 @@ export class GpuLayer {
     }
     const out = await c.run('backward', host)
     const grads: GpuTensorMap = {}
-    for (const o of c.gpu.backward.outputs) grads[o.name.slice(1)] = out[o.buffer] ?? host[o.buffer]!
+    for (const o of c.gpu.backward.outputs)
+      grads[o.name.slice(1)] = out[o.buffer] ?? host[o.buffer]!
     return grads
   }
 

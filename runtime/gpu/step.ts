@@ -16,7 +16,11 @@ export interface GpuStepResult extends StepResult {
   backend: RanBackend
 }
 
-async function execute(program: GpuProgram, inputs: Record<string, Float32Array>, backend: GpuBackend) {
+async function execute(
+  program: GpuProgram,
+  inputs: Record<string, Float32Array>,
+  backend: GpuBackend,
+) {
   if (backend === 'webgl2' || (backend === 'webgpu' && process.env.NORMC_WEBGPU === 'chromium')) {
     const { runInChromium } = await import('./browser/index.js')
     return runInChromium(program, inputs, backend as 'webgl2' | 'webgpu')
@@ -25,7 +29,12 @@ async function execute(program: GpuProgram, inputs: Record<string, Float32Array>
   return runGpuProgram(program, inputs, backend)
 }
 
-export async function runStepGpu(layer: CheckedLayer, mode: 'train' | 'eval', c: RunCase, backend: GpuBackend): Promise<GpuStepResult> {
+export async function runStepGpu(
+  layer: CheckedLayer,
+  mode: 'train' | 'eval',
+  c: RunCase,
+  backend: GpuBackend,
+): Promise<GpuStepResult> {
   const bound = bindCase(layer, c)
   const plan = planLayer(compileLayerGraphs(layer, mode))
   checkBindTimeDivisions(
@@ -37,12 +46,16 @@ export async function runStepGpu(layer: CheckedLayer, mode: 'train' | 'eval', c:
   const gpu = emitGpuLayer(plan, bound.sizes, bound.hypers)
   const f32 = (a: Float64Array) => Float32Array.from(a)
   const fwdIn: Record<string, Float32Array> = {}
-  for (const n of plan.forward.leaves) fwdIn[gpu.forward.inputOf.get(n.id)!] = f32(bound.tensors.get(n.name!)!)
+  for (const n of plan.forward.leaves)
+    fwdIn[gpu.forward.inputOf.get(n.id)!] = f32(bound.tensors.get(n.name!)!)
   const fr = await execute(gpu.forward.program, fwdIn, backend)
   const result: GpuStepResult = { outputs: {}, state: {}, backend: fr.backend }
-  for (const o of gpu.forward.outputs) result.outputs[o.name] = Float64Array.from(fr.outputs[o.buffer] ?? fwdIn[o.buffer]!)
+  for (const o of gpu.forward.outputs)
+    result.outputs[o.name] = Float64Array.from(fr.outputs[o.buffer] ?? fwdIn[o.buffer]!)
   for (const s of layer.states) result.state[s.name] = bound.tensors.get(s.name)!.slice()
-  if (mode === 'train') for (const u of gpu.forward.updates) result.state[u.name] = Float64Array.from(fr.outputs[u.buffer]!)
+  if (mode === 'train')
+    for (const u of gpu.forward.updates)
+      result.state[u.name] = Float64Array.from(fr.outputs[u.buffer]!)
   if (bound.hasDy) {
     const savedData = new Map(gpu.forward.saved.map((s) => [s.node.id, fr.outputs[s.buffer]!]))
     const bwdIn: Record<string, Float32Array> = {}
@@ -57,9 +70,11 @@ export async function runStepGpu(layer: CheckedLayer, mode: 'train' | 'eval', c:
       if (lo && gpu.backward.lo.has(n.id)) bwdIn[gpu.backward.lo.get(n.id)!] = fr.outputs[lo]!
     }
     const br = await execute(gpu.backward.program, bwdIn, backend)
-    if (br.backend !== fr.backend) throw new Error(`internal: backward ran on ${br.backend}, forward on ${fr.backend}`)
+    if (br.backend !== fr.backend)
+      throw new Error(`internal: backward ran on ${br.backend}, forward on ${fr.backend}`)
     result.grads = {}
-    for (const o of gpu.backward.outputs) result.grads[o.name.slice(1)] = Float64Array.from(br.outputs[o.buffer] ?? bwdIn[o.buffer]!)
+    for (const o of gpu.backward.outputs)
+      result.grads[o.name.slice(1)] = Float64Array.from(br.outputs[o.buffer] ?? bwdIn[o.buffer]!)
   }
   return result
 }

@@ -5,7 +5,12 @@
 import type { CheckedLayer } from '../../compiler/check/index.js'
 import type { Node } from '../../compiler/ir/index.js'
 import { NormcError } from '../../compiler/diagnostics.js'
-import { emitLayer, type BufferSpec, type EmittedLayer, type EmittedStep } from '../../compiler/emit/js/index.js'
+import {
+  emitLayer,
+  type BufferSpec,
+  type EmittedLayer,
+  type EmittedStep,
+} from '../../compiler/emit/js/index.js'
 import { compileLayerGraphs } from '../../compiler/pipeline.js'
 import { planLayer, rootTarget, type KernelPlan } from '../../compiler/schedule/index.js'
 import { upstreamName } from '../../compiler/check/index.js'
@@ -125,7 +130,9 @@ export class JsLayer {
   private validate(mode: Mode): void {
     if (this.validated.has(mode)) return
     const p = this.compiled(mode).plan
-    const roots = [...p.forward.outputs, ...p.forward.updates, ...p.backward.outputs].map((o) => o.node)
+    const roots = [...p.forward.outputs, ...p.forward.updates, ...p.backward.outputs].map(
+      (o) => o.node,
+    )
     checkBindTimeDivisions(roots, this.sizes, this.hypers, this.layer.file)
     this.validated.add(mode)
   }
@@ -156,8 +163,12 @@ export class JsLayer {
   private check(name: string, t: Tensor | undefined, axes: readonly string[]): Tensor {
     if (!t) throw new NormcError(`missing tensor '${name}'`)
     const n = this.sizeOfAxes(axes)
-    if (!(t instanceof Float32Array || t instanceof Float64Array)) throw new NormcError(`'${name}' must be a Float32Array or Float64Array`)
-    if (t.length !== n) throw new NormcError(`'${name}' has ${t.length} values, expected ${n} (axes [${axes.join(', ')}])`)
+    if (!(t instanceof Float32Array || t instanceof Float64Array))
+      throw new NormcError(`'${name}' must be a Float32Array or Float64Array`)
+    if (t.length !== n)
+      throw new NormcError(
+        `'${name}' has ${t.length} values, expected ${n} (axes [${axes.join(', ')}])`,
+      )
     return t
   }
 
@@ -165,7 +176,11 @@ export class JsLayer {
   private workFor(key: string, specs: BufferSpec[]): Tensor[] {
     let w = this.work.get(key)
     if (!w) {
-      w = specs.map((s) => (s.role === 'temp' || s.role === 'shift' || s.role === 'saved' || s.role === 'update' ? this.alloc(s.axes, true) : this.alloc(s.axes)))
+      w = specs.map((s) =>
+        s.role === 'temp' || s.role === 'shift' || s.role === 'saved' || s.role === 'update'
+          ? this.alloc(s.axes, true)
+          : this.alloc(s.axes),
+      )
       this.work.set(key, w)
     }
     return w
@@ -185,13 +200,39 @@ export class JsLayer {
     b = {
       specs,
       B: [...work],
-      user: specs.flatMap((s, i) => (s.role === 'input' || s.role === 'param' || s.role === 'state' || s.role === 'dy' || s.role === 'output' ? [{ i, role: s.role, name: s.name!, axes: s.axes }] : [])),
-      outputs: (step === 'forward' ? c.plan.forward.outputs : c.plan.backward.outputs).map((o) => ({ name: step === 'forward' ? o.name : o.name.slice(1), i: indexOf(rootTarget(o.node)) })),
-      updates: c.plan.forward.updates.map((u) => ({ name: u.name, i: specs.findIndex((s) => s.role === 'update' && s.name === u.name) })),
-      leaves: specs.flatMap((s, i) => (s.node && s.role !== 'temp' && s.role !== 'shift' && s.role !== 'output' && s.role !== 'update' ? [{ id: s.node.id, i }] : [])),
+      user: specs.flatMap((s, i) =>
+        s.role === 'input' ||
+        s.role === 'param' ||
+        s.role === 'state' ||
+        s.role === 'dy' ||
+        s.role === 'output'
+          ? [{ i, role: s.role, name: s.name!, axes: s.axes }]
+          : [],
+      ),
+      outputs: (step === 'forward' ? c.plan.forward.outputs : c.plan.backward.outputs).map((o) => ({
+        name: step === 'forward' ? o.name : o.name.slice(1),
+        i: indexOf(rootTarget(o.node)),
+      })),
+      updates: c.plan.forward.updates.map((u) => ({
+        name: u.name,
+        i: specs.findIndex((s) => s.role === 'update' && s.name === u.name),
+      })),
+      leaves: specs.flatMap((s, i) =>
+        s.node &&
+        s.role !== 'temp' &&
+        s.role !== 'shift' &&
+        s.role !== 'output' &&
+        s.role !== 'update'
+          ? [{ id: s.node.id, i }]
+          : [],
+      ),
       snaps: c.plan.backward.leaves
         .filter((n) => n.op === 'input' && n.role === 'state')
-        .map((n) => ({ id: n.id, i: indexOf(n), snap: new Float64Array(this.sizeOfAxes(leafAxesOf(n, this.layer))) })),
+        .map((n) => ({
+          id: n.id,
+          i: indexOf(n),
+          snap: new Float64Array(this.sizeOfAxes(leafAxesOf(n, this.layer))),
+        })),
       saved: { mode, leaves: new Map() },
     }
     this.bindings.set(key, b)
@@ -211,9 +252,17 @@ export class JsLayer {
     const b = this.binding('forward', mode)
     const B = b.B
     for (const u of b.user) {
-      const from = u.role === 'input' ? inputs : u.role === 'param' ? opts.params : u.role === 'state' ? opts.state : opts.out
+      const from =
+        u.role === 'input'
+          ? inputs
+          : u.role === 'param'
+            ? opts.params
+            : u.role === 'state'
+              ? opts.state
+              : opts.out
       const given = from && ownValue(from, u.name)
-      if (u.role === 'output') B[u.i] = given ? this.check(u.name, given, u.axes) : this.work.get(`f${mode}`)![u.i]!
+      if (u.role === 'output')
+        B[u.i] = given ? this.check(u.name, given, u.axes) : this.work.get(`f${mode}`)![u.i]!
       else B[u.i] = this.check(u.name, given, u.axes)
     }
     c.forward(B, this.S, this.H)
@@ -247,7 +296,12 @@ export class JsLayer {
     }
     for (const u of b.user) {
       if (u.role === 'dy') {
-        const given = single ? dy : ownValue(dy as TensorMap, this.layer.outputs.find((o) => upstreamName(this.layer, o.name) === u.name)!.name)
+        const given = single
+          ? dy
+          : ownValue(
+              dy as TensorMap,
+              this.layer.outputs.find((o) => upstreamName(this.layer, o.name) === u.name)!.name,
+            )
         B[u.i] = this.check(u.name, given, u.axes)
       } else if (u.role === 'output') {
         const name = u.name.slice(1)

@@ -12,7 +12,10 @@ test('a BatchRenorm training step on the gpu target (gpu.js cpu backend) matches
   const dy = Float32Array.from({ length: 512 }, (_, i) => 0.5 + Math.cos(i) ** 2)
   const gmod = await compile(src, { target: 'gpu', backend: 'cpu' })
   const g = gmod.layer('BatchRenorm', { axes, hyper: { rmax: 1.5, dmax: 0.5 } })
-  const j = compile(src, { precision: 'f32' }).layer('BatchRenorm', { axes, hyper: { rmax: 1.5, dmax: 0.5 } })
+  const j = compile(src, { precision: 'f32' }).layer('BatchRenorm', {
+    axes,
+    hyper: { rmax: 1.5, dmax: 0.5 },
+  })
   const gs = g.initState()
   const js = j.initState()
   const gr = await g.forward({ x }, { mode: 'train', params: g.initParams(), state: gs })
@@ -26,6 +29,9 @@ test('a BatchRenorm training step on the gpu target (gpu.js cpu backend) matches
 }, 120_000)
 
 test('an unknown layer is refused by the gpu module too', async () => {
-  const m = await compile('layer L(x: [N]) -> y { forward { y = x } }', { target: 'gpu', backend: 'cpu' })
+  const m = await compile('layer L(x: [N]) -> y { forward { y = x } }', {
+    target: 'gpu',
+    backend: 'cpu',
+  })
   expect(() => m.layer('Nope', { axes: { N: 2 } })).toThrow(/no layer 'Nope'/)
 })

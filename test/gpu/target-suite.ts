@@ -28,7 +28,11 @@ async function probe(backend: GpuBackend) {
   return tryBackend(async () => (await createGpu(backend)).destroy())
 }
 
-export async function defineTargetSuite(backend: GpuBackend, label: string, requiredInCi: boolean): Promise<void> {
+export async function defineTargetSuite(
+  backend: GpuBackend,
+  label: string,
+  requiredInCi: boolean,
+): Promise<void> {
   if (backend === 'webgpu' && label.startsWith('Chromium')) process.env.NORMC_WEBGPU = 'chromium'
   const avail = await probe(backend)
   if (!avail.ok) {
@@ -46,9 +50,15 @@ export async function defineTargetSuite(backend: GpuBackend, label: string, requ
       const bound = bindCase(layer, c.run)
       const plan = planLayer(compileLayerGraphs(layer, c.mode))
       const gpu = emitGpuLayer(plan, bound.sizes, bound.hypers)
-      const widest = Math.max(...[gpu.forward, gpu.backward].flatMap((p) => p.program.kernels.map((k) => k.args.length + 1)))
+      const widest = Math.max(
+        ...[gpu.forward, gpu.backward].flatMap((p) =>
+          p.program.kernels.map((k) => k.args.length + 1),
+        ),
+      )
       if (widest > 8) {
-        console.warn(`[gpu tests] ${label}: oracle ${c.name} SKIPPED: a kernel binds ${widest} buffers, WebGPU's default limit is 8`)
+        console.warn(
+          `[gpu tests] ${label}: oracle ${c.name} SKIPPED: a kernel binds ${widest} buffers, WebGPU's default limit is 8`,
+        )
         test.skip(`${label}: oracle ${c.name} (a kernel binds ${widest} buffers > 8)`, () => {})
         continue
       }
@@ -58,15 +68,20 @@ export async function defineTargetSuite(backend: GpuBackend, label: string, requ
       async () => {
         const layer = loadExample(c.example).find((l) => l.decl.name === c.layer)!
         if (c.expectError) {
-          await expect(runStepGpu(layer, 'train', c.run, backend)).rejects.toThrow(/division by zero in size arithmetic/)
+          await expect(runStepGpu(layer, 'train', c.run, backend)).rejects.toThrow(
+            /division by zero in size arithmetic/,
+          )
           return
         }
         const r = await runStepGpu(layer, c.mode, c.run, backend)
         expect(r.backend).toBe(backend)
         const tol = c.largeOffset ? 1e-2 : 1e-4
-        for (const [k, v] of Object.entries(c.expected.outputs)) expect(maxRelError(r.outputs[k]!, v), k).toBeLessThan(tol)
-        for (const [k, v] of Object.entries(c.expected.grads)) expect(maxRelError(r.grads![k]!, v), 'd' + k).toBeLessThan(tol)
-        for (const [k, v] of Object.entries(c.expected.state)) expect(maxRelError(r.state[k]!, v), k).toBeLessThan(tol)
+        for (const [k, v] of Object.entries(c.expected.outputs))
+          expect(maxRelError(r.outputs[k]!, v), k).toBeLessThan(tol)
+        for (const [k, v] of Object.entries(c.expected.grads))
+          expect(maxRelError(r.grads![k]!, v), 'd' + k).toBeLessThan(tol)
+        for (const [k, v] of Object.entries(c.expected.state))
+          expect(maxRelError(r.state[k]!, v), k).toBeLessThan(tol)
       },
       SLOW,
     )

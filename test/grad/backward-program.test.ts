@@ -21,7 +21,9 @@ describe('normc grad output', () => {
         const fe = frontend([{ file: 'derived.norm', text }])
         expect(fe.diagnostics.filter((d) => d.severity === 'error')).toEqual([])
         const derived = fe.layers[0]!
-        expect(derived.outputs.map((o) => o.name)).toEqual(g.backward.program.outputs.map((o) => o.name))
+        expect(derived.outputs.map((o) => o.name)).toEqual(
+          g.backward.program.outputs.map((o) => o.name),
+        )
         // Same inputs through both.
         const r = rng(7)
         const hypers = bindHypers(layer, layer.axes.has('G') ? { groups: 2 } : {})
@@ -40,7 +42,10 @@ describe('normc grad output', () => {
         direct.forEach((d, i) => {
           const a = again[i]!
           expect(a.length).toBe(d.length)
-          for (let k = 0; k < d.length; k++) expect(Math.abs(a[k]! - d[k]!)).toBeLessThanOrEqual(1e-12 * Math.max(1, Math.abs(d[k]!)))
+          for (let k = 0; k < d.length; k++)
+            expect(Math.abs(a[k]! - d[k]!)).toBeLessThanOrEqual(
+              1e-12 * Math.max(1, Math.abs(d[k]!)),
+            )
         })
       })
     }

@@ -12,7 +12,13 @@ import type { RuleTable } from '../../compiler/grad/index.js'
 import { allExampleLayers, modesOf } from '../helpers/examples.js'
 
 /** The worst error of derived vs numerical gradients over every input and param. */
-export function fdError(layer: CheckedLayer, mode: 'train' | 'eval', seed: number, variant: Variant = 'plain', rules?: RuleTable): number {
+export function fdError(
+  layer: CheckedLayer,
+  mode: 'train' | 'eval',
+  seed: number,
+  variant: Variant = 'plain',
+  rules?: RuleTable,
+): number {
   const r = rng(seed)
   const hypers = bindHypers(layer, layer.axes.has('G') ? { groups: 2 } : {})
   const sizes = bindSizes(layer, randomSizes(layer, hypers, r), hypers)

@@ -22,13 +22,17 @@ describe('full-size reductions in the simplified backward', () => {
     it(`${layer.decl.name} train: ${textbook[layer.decl.name]}`, () => {
       const g = compileLayerGraphs(layer, 'train')
       const roots = g.backward.program.outputs.map((o) => o.node)
-      expect(fullSizeReductions(roots, g.forward.inputs[0]!, layer.axes, true)).toHaveLength(textbook[layer.decl.name]!)
+      expect(fullSizeReductions(roots, g.forward.inputs[0]!, layer.axes, true)).toHaveLength(
+        textbook[layer.decl.name]!,
+      )
     })
   }
   it('the unsimplified backward makes more (the simplifier is what gets there)', () => {
     const layer = allExampleLayers().find((l) => l.decl.name === 'BatchNorm2d')!
     const g = compileLayerGraphs(layer, 'train', { simplify: false })
     const roots = g.backward.program.outputs.map((o) => o.node)
-    expect(fullSizeReductions(roots, g.forward.inputs[0]!, layer.axes, true).length).toBeGreaterThan(2)
+    expect(
+      fullSizeReductions(roots, g.forward.inputs[0]!, layer.axes, true).length,
+    ).toBeGreaterThan(2)
   })
 })

@@ -20,9 +20,11 @@ export function loadExample(file: string): CheckedLayer[] {
 export function checkSource(text: string, file = 'test.norm'): CheckedLayer[] {
   const fe = frontend([{ file, text }])
   const errors = fe.diagnostics.filter((d) => d.severity === 'error')
-  if (errors.length) throw new Error(errors.map((d) => `${d.span.line}:${d.span.col}: ${d.message}`).join('\n'))
+  if (errors.length)
+    throw new Error(errors.map((d) => `${d.span.line}:${d.span.col}: ${d.message}`).join('\n'))
   return fe.layers
 }
 
 export const allExampleLayers = (): CheckedLayer[] => exampleFiles.flatMap(loadExample)
-export const modesOf = (l: CheckedLayer): ('train' | 'eval')[] => (l.hasForward ? ['train'] : ['train', 'eval'])
+export const modesOf = (l: CheckedLayer): ('train' | 'eval')[] =>
+  l.hasForward ? ['train'] : ['train', 'eval']

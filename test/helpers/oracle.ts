@@ -19,7 +19,11 @@ export interface OracleCase {
   run: RunCase
   expectError: boolean
   errorMessage?: string
-  expected: { outputs: Record<string, number[]>; grads: Record<string, number[]>; state: Record<string, number[]> }
+  expected: {
+    outputs: Record<string, number[]>
+    grads: Record<string, number[]>
+    state: Record<string, number[]>
+  }
   /** Large-offset cases, where float32 tolerances are looser. */
   largeOffset: boolean
   raw: any
@@ -31,7 +35,8 @@ export function mapCase(raw: any): OracleCase {
   const shape: number[] = raw.shape
   const h = raw.hyper
   const hyper: Record<string, number> = {}
-  for (const k of ['eps', 'momentum', 'rmax', 'dmax'] as const) if (typeof h[k] === 'number') hyper[k] = h[k]
+  for (const k of ['eps', 'momentum', 'rmax', 'dmax'] as const)
+    if (typeof h[k] === 'number') hyper[k] = h[k]
   let example: string
   let layer: string
   let axes: Record<string, number>
@@ -71,14 +76,16 @@ export function mapCase(raw: any): OracleCase {
       throw new Error(`unknown oracle layer ${raw.layer}`)
   }
   const inputs: Record<string, Float64Array> = {}
-  for (const [k, v] of Object.entries(raw.inputs as Record<string, number[] | null>)) if (v) inputs[k] = f64(v)
+  for (const [k, v] of Object.entries(raw.inputs as Record<string, number[] | null>))
+    if (v) inputs[k] = f64(v)
   const e = raw.expected ?? {}
   const grads: Record<string, number[]> = {}
   if (e.dx) grads.x = e.dx
   if (e.dgamma) grads.gamma = e.dgamma
   if (e.dbeta) grads.beta = e.dbeta
   const state: Record<string, number[]> = {}
-  for (const [k, v] of Object.entries(e)) if (k.endsWith('_after')) state[k.slice(0, -'_after'.length)] = v as number[]
+  for (const [k, v] of Object.entries(e))
+    if (k.endsWith('_after')) state[k.slice(0, -'_after'.length)] = v as number[]
   const outputs: Record<string, number[]> = e.y ? { y: e.y } : {}
   return {
     name: raw.name ?? '',

@@ -15,30 +15,43 @@ describe('js target = interpreter on random inputs', () => {
     for (const mode of modesOf(layer)) {
       it(`${layer.decl.name} ${mode}`, () => {
         fc.assert(
-          fc.property(fc.integer({ min: 1, max: 1e9 }), fc.constantFrom('plain' as const, 'offset' as const, 'constant' as const), (seed, variant) => {
-            const r = rng(seed)
-            const hyper: Record<string, number> = layer.axes.has('G') ? { groups: 2 } : {}
-            const hypers = bindHypers(layer, hyper)
-            const axes = randomSizes(layer, hypers, r, 2, 6)
-            const sizes = new Map(Object.entries(axes))
-            for (const info of layer.axes.axes.values()) if (info.factors) sizes.set(info.factors[1]!, axes[info.name]! / 2)
-            const { tensors, dys } = randomTensors(layer, sizes, r, variant)
-            const inputs: Record<string, Float64Array> = {}
-            for (const [k, v] of tensors) inputs[k] = variant === 'plain' ? v : Float64Array.from(v, (x) => Math.fround(x))
-            const c = { axes, hyper, inputs, dy: [...dys.values()][0]! }
-            const ref = runStepInterp(layer, mode, c)
-            const f64 = runStepJs(layer, mode, c, 'f64')
-            const f32 = runStepJs(layer, mode, c, 'f32')
-            for (const [k, v] of Object.entries(ref.outputs)) {
-              expect(maxRelError(f64.outputs[k]!, v)).toBeLessThan(1e-9)
-              expect(maxRelError(f32.outputs[k]!, v)).toBeLessThan(variant === 'offset' ? 1e-2 : 1e-4)
-            }
-            for (const [k, v] of Object.entries(ref.grads!)) {
-              expect(maxRelError(f64.grads![k]!, v)).toBeLessThan(variant === 'offset' ? 1e-6 : 1e-9)
-              expect(maxRelError(f32.grads![k]!, v)).toBeLessThan(variant === 'offset' ? 1e-2 : 1e-3)
-            }
-            for (const [k, v] of Object.entries(ref.state)) expect(maxRelError(f64.state[k]!, v)).toBeLessThan(1e-9)
-          }),
+          fc.property(
+            fc.integer({ min: 1, max: 1e9 }),
+            fc.constantFrom('plain' as const, 'offset' as const, 'constant' as const),
+            (seed, variant) => {
+              const r = rng(seed)
+              const hyper: Record<string, number> = layer.axes.has('G') ? { groups: 2 } : {}
+              const hypers = bindHypers(layer, hyper)
+              const axes = randomSizes(layer, hypers, r, 2, 6)
+              const sizes = new Map(Object.entries(axes))
+              for (const info of layer.axes.axes.values())
+                if (info.factors) sizes.set(info.factors[1]!, axes[info.name]! / 2)
+              const { tensors, dys } = randomTensors(layer, sizes, r, variant)
+              const inputs: Record<string, Float64Array> = {}
+              for (const [k, v] of tensors)
+                inputs[k] = variant === 'plain' ? v : Float64Array.from(v, (x) => Math.fround(x))
+              const c = { axes, hyper, inputs, dy: [...dys.values()][0]! }
+              const ref = runStepInterp(layer, mode, c)
+              const f64 = runStepJs(layer, mode, c, 'f64')
+              const f32 = runStepJs(layer, mode, c, 'f32')
+              for (const [k, v] of Object.entries(ref.outputs)) {
+                expect(maxRelError(f64.outputs[k]!, v)).toBeLessThan(1e-9)
+                expect(maxRelError(f32.outputs[k]!, v)).toBeLessThan(
+                  variant === 'offset' ? 1e-2 : 1e-4,
+                )
+              }
+              for (const [k, v] of Object.entries(ref.grads!)) {
+                expect(maxRelError(f64.grads![k]!, v)).toBeLessThan(
+                  variant === 'offset' ? 1e-6 : 1e-9,
+                )
+                expect(maxRelError(f32.grads![k]!, v)).toBeLessThan(
+                  variant === 'offset' ? 1e-2 : 1e-3,
+                )
+              }
+              for (const [k, v] of Object.entries(ref.state))
+                expect(maxRelError(f64.state[k]!, v)).toBeLessThan(1e-9)
+            },
+          ),
           { numRuns: 15, seed: 42 },
         )
       })

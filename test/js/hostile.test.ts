@@ -28,7 +28,8 @@ layer constructor(__proto__: [toString, arguments], Function: [arguments]) -> pr
 `
 
 // What generated code may name: its own variables, its parameters, Math and a few literals.
-const allowed = /^(?:[bvsiojkadtmn]\d*(?:_\d+)?|[BSH]|d|s|m|t|Math|sqrt|exp|log|abs|tanh|max|min|sign|Infinity|NaN|fill|length|meta|let|forward_(?:train|eval)|backward_(?:train|eval))$/
+const allowed =
+  /^(?:[bvsiojkadtmn]\d*(?:_\d+)?|[BSH]|d|s|m|t|Math|sqrt|exp|log|abs|tanh|max|min|sign|Infinity|NaN|fill|length|meta|let|forward_(?:train|eval)|backward_(?:train|eval))$/
 
 function identifiers(code: string): string[] {
   const out: string[] = []
@@ -43,7 +44,10 @@ describe('generated code from hostile sources', () => {
     const mod = compile(hostile, { precision: 'f64' })
     const L = mod.layer('constructor', { axes: { toString: 4, arguments: 3 } })
     const x = Float64Array.from({ length: 12 }, (_, i) => Math.sin(i))
-    const inputs = Object.fromEntries([['__proto__', x], ['Function', new Float64Array(3).fill(0.5)]])
+    const inputs = Object.fromEntries([
+      ['__proto__', x],
+      ['Function', new Float64Array(3).fill(0.5)],
+    ])
     const r = L.forward(inputs, { mode: 'train', params: L.initParams(), state: L.initState() })
     expect(r.outputs.process).toHaveLength(12)
     expect([...r.outputs.process!].every(Number.isFinite)).toBe(true)
@@ -52,7 +56,15 @@ describe('generated code from hostile sources', () => {
   })
 
   it('the identifier filter rejects what an injection would need', () => {
-    for (const bad of ['eval', 'constructor', 'Function', 'require', 'process', 'globalThis', '__proto__'])
+    for (const bad of [
+      'eval',
+      'constructor',
+      'Function',
+      'require',
+      'process',
+      'globalThis',
+      '__proto__',
+    ])
       expect(allowed.test(bad)).toBe(false)
     expect(identifiers('b1[o2_1] = Math.sqrt(v3)')).toEqual(['b1', 'o2_1', 'Math', 'sqrt', 'v3'])
   })
@@ -63,18 +75,26 @@ describe('generated code from hostile sources', () => {
       for (const mode of modesOf(layer)) {
         const e = compileMode(layer, mode).emitted
         for (const body of [e.forward.body, e.backward.body]) {
-          const bad = identifiers(`function f(B, S, H) {${body}}`).filter((id) => id !== 'f' && !allowed.test(id))
+          const bad = identifiers(`function f(B, S, H) {${body}}`).filter(
+            (id) => id !== 'f' && !allowed.test(id),
+          )
           expect(bad).toEqual([])
         }
       }
       const m = await layerModule(layer, 'f32')
       const code = m.js.replace(/export const meta = [\s\S]*?\n\}\n/, '')
-      expect(identifiers(code).filter((id) => !allowed.test(id) && id !== 'export' && id !== 'function')).toEqual([])
+      expect(
+        identifiers(code).filter((id) => !allowed.test(id) && id !== 'export' && id !== 'function'),
+      ).toEqual([])
     }
   })
 
   it('numbers that would not be finite are refused before code is written', () => {
-    expect(() => checkSource('layer L(x: [N]) -> y { hyper h = 1e999\n forward { y = x * h } }')).toThrow(/too large/)
-    expect(() => checkSource('layer L(x: [N]) -> y { forward { y = x * 1e999 } }')).toThrow(/too large/)
+    expect(() =>
+      checkSource('layer L(x: [N]) -> y { hyper h = 1e999\n forward { y = x * h } }'),
+    ).toThrow(/too large/)
+    expect(() => checkSource('layer L(x: [N]) -> y { forward { y = x * 1e999 } }')).toThrow(
+      /too large/,
+    )
   })
 })

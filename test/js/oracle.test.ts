@@ -14,15 +14,20 @@ describe('oracle cases on the js target', () => {
         const layer = loadExample(c.example).find((l) => l.decl.name === c.layer)!
         const r = runStepJs(layer, c.mode, c.run, precision)
         const tol = precision === 'f64' ? 1e-9 : c.largeOffset ? 1e-2 : 1e-4
-        for (const [k, v] of Object.entries(c.expected.outputs)) expect(maxRelError(r.outputs[k]!, v), k).toBeLessThan(tol)
-        for (const [k, v] of Object.entries(c.expected.grads)) expect(maxRelError(r.grads![k]!, v), 'd' + k).toBeLessThan(tol)
-        for (const [k, v] of Object.entries(c.expected.state)) expect(maxRelError(r.state[k]!, v), k).toBeLessThan(tol)
+        for (const [k, v] of Object.entries(c.expected.outputs))
+          expect(maxRelError(r.outputs[k]!, v), k).toBeLessThan(tol)
+        for (const [k, v] of Object.entries(c.expected.grads))
+          expect(maxRelError(r.grads![k]!, v), 'd' + k).toBeLessThan(tol)
+        for (const [k, v] of Object.entries(c.expected.state))
+          expect(maxRelError(r.state[k]!, v), k).toBeLessThan(tol)
       })
     }
   }
   it('refuses one value per channel in train, like the interpreter', () => {
     const c = loadOracleCases().find((x) => x.expectError)!
     const layer = loadExample(c.example).find((l) => l.decl.name === c.layer)!
-    expect(() => runStepJs(layer, 'train', c.run, 'f64')).toThrow(/division by zero in size arithmetic/)
+    expect(() => runStepJs(layer, 'train', c.run, 'f64')).toThrow(
+      /division by zero in size arithmetic/,
+    )
   })
 })

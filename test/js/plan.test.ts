@@ -19,7 +19,8 @@ describe('kernel plans are at the traffic minimum', () => {
           expect(passCount(step), step.name).toBe(t.minimumPasses)
         }
         // Nothing full-size is saved between forward and backward.
-        for (const s of plan.forward.saved) expect(s.axes.length).toBeLessThan(plan.fullSpace.length)
+        for (const s of plan.forward.saved)
+          expect(s.axes.length).toBeLessThan(plan.fullSpace.length)
       })
     }
   }

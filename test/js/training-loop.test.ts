@@ -16,12 +16,18 @@ function countAllocations(min: number, f: () => void): number {
   const trap = <T extends object>(C: T) =>
     new Proxy(C as unknown as new (...a: unknown[]) => object, {
       construct(target, args, newTarget) {
-        const n = typeof args[0] === 'number' ? args[0] : ((args[0] as ArrayLike<number> | undefined)?.length ?? 0)
+        const n =
+          typeof args[0] === 'number'
+            ? args[0]
+            : ((args[0] as ArrayLike<number> | undefined)?.length ?? 0)
         if (n >= min) count++
         return Reflect.construct(target, args, newTarget)
       },
     })
-  Object.assign(globalThis, { Float32Array: trap(originals.Float32Array), Float64Array: trap(originals.Float64Array) })
+  Object.assign(globalThis, {
+    Float32Array: trap(originals.Float32Array),
+    Float64Array: trap(originals.Float64Array),
+  })
   try {
     f()
   } finally {
@@ -33,7 +39,9 @@ function countAllocations(min: number, f: () => void): number {
 describe('training loop', () => {
   it('the allocation counter sees allocations', () => {
     expect(countAllocations(10, () => void new Float32Array(100))).toBe(1)
-    expect(countAllocations(10, () => void Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]))).toBe(1)
+    expect(
+      countAllocations(10, () => void Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])),
+    ).toBe(1)
     expect(countAllocations(10, () => void new Float32Array(5))).toBe(0)
   })
 
@@ -51,7 +59,11 @@ describe('training loop', () => {
       const params = layer.initParams()
       const state = layer.initState()
       const y = new Float32Array(full)
-      const grads = { x: new Float32Array(full), gamma: new Float32Array(params.gamma!.length), beta: new Float32Array(params.beta!.length) }
+      const grads = {
+        x: new Float32Array(full),
+        gamma: new Float32Array(params.gamma!.length),
+        beta: new Float32Array(params.beta!.length),
+      }
       const step = () => {
         const r = layer.forward({ x }, { mode: 'train', params, state, out: { y } })
         layer.backward(r.saved, dy, grads)

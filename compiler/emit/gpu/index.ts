@@ -14,7 +14,13 @@
 import type { AxisTable } from '../../check/axes.js'
 import type { CheckedLayer } from '../../check/index.js'
 import type { Node } from '../../ir/index.js'
-import { leafAxes, rootTarget, viewed, type KernelPlan, type StepPlan } from '../../schedule/index.js'
+import {
+  leafAxes,
+  rootTarget,
+  viewed,
+  type KernelPlan,
+  type StepPlan,
+} from '../../schedule/index.js'
 import type { GpuKernelSpec, GpuProgram, GpuStep } from '../../../runtime/gpu/core.js'
 
 /** The most elements one thread reduces in one pass. */
@@ -119,7 +125,11 @@ class GpuStepEmitter {
             [...this.step.outputs, ...this.step.updates]
               .map((o) => buf(rootTarget(o.node)))
               .concat(this.step.saved.map(buf))
-              .concat(this.step.saved.flatMap((n) => (this.lo.has(n.id) && this.bufferOf.has(n.id) ? [this.lo.get(n.id)!] : []))),
+              .concat(
+                this.step.saved.flatMap((n) =>
+                  this.lo.has(n.id) && this.bufferOf.has(n.id) ? [this.lo.get(n.id)!] : [],
+                ),
+              ),
           ),
         ],
       },
@@ -157,7 +167,13 @@ class GpuStepEmitter {
    * The body computing node `root` from coordinates: `coord(axis)` names the coordinate of a
    * leaf axis. Loads read program buffers (kernel arguments, collected in `args`).
    */
-  private expression(root: Node, coord: (axis: string) => string, args: Map<string, string>, lines: string[], isRoot = true): string {
+  private expression(
+    root: Node,
+    coord: (axis: string) => string,
+    args: Map<string, string>,
+    lines: string[],
+    isRoot = true,
+  ): string {
     const names = new Map<number, string>()
     const visit = (n: Node, top: boolean): string => {
       const v = top ? n : viewed(n)
@@ -166,7 +182,8 @@ class GpuStepEmitter {
       let e: string
       if (v.op === 'const') e = glNumber(v.value!)
       else if (v.op === 'hyper') e = glNumber(this.hypers.get(v.name!)!)
-      else if (v.op === 'count') e = glNumber(this.count(v.over!.flatMap((a) => this.axes.leaves(a))))
+      else if (v.op === 'count')
+        e = glNumber(this.count(v.over!.flatMap((a) => this.axes.leaves(a))))
       else if (!top && (this.bufferOf.has(v.id) || this.inputOf.has(v.id))) {
         const buffer = this.bufferOf.get(v.id) ?? this.inputOf.get(v.id)!
         let arg = args.get(buffer)
@@ -243,7 +260,9 @@ class GpuStepEmitter {
       case 'div':
         return `${a[0]} / ${a[1]}`
       case 'pow':
-        return viewed(n.args[1]!).op === 'const' && viewed(n.args[1]!).value === 2 ? `${a[0]} * ${a[0]}` : `Math.pow(${a[0]}, ${a[1]})`
+        return viewed(n.args[1]!).op === 'const' && viewed(n.args[1]!).value === 2
+          ? `${a[0]} * ${a[0]}`
+          : `Math.pow(${a[0]}, ${a[1]})`
       case 'max':
         return `Math.max(${a[0]}, ${a[1]})`
       case 'min':
@@ -265,7 +284,14 @@ class GpuStepEmitter {
     }
   }
 
-  private addKernel(out: string, output: number, lines: string[], args: Map<string, string>, result: string, loop?: number): void {
+  private addKernel(
+    out: string,
+    output: number,
+    lines: string[],
+    args: Map<string, string>,
+    result: string,
+    loop?: number,
+  ): void {
     const name = `k${this.kernels.length}`
     const params = [...args.values()]
     this.kernels.push({
@@ -304,21 +330,28 @@ class GpuStepEmitter {
     const srcBuf = this.inputOf.get(viewed(src).id)!
     const m = this.count(R)
     const loBuf = `${hi}lo`
-    this.tree(loBuf, O, R, 'sum', (coord, args, lines) => {
-      const idx = (axes: readonly string[]) => {
-        let stride = 1
-        const terms: string[] = []
-        for (let k = axes.length - 1; k >= 0; k--) {
-          terms.push(stride === 1 ? coord(axes[k]!) : `${coord(axes[k]!)} * ${glNumber(stride)}`)
-          stride *= this.sizes.get(axes[k]!)!
+    this.tree(
+      loBuf,
+      O,
+      R,
+      'sum',
+      (coord, args, lines) => {
+        const idx = (axes: readonly string[]) => {
+          let stride = 1
+          const terms: string[] = []
+          for (let k = axes.length - 1; k >= 0; k--) {
+            terms.push(stride === 1 ? coord(axes[k]!) : `${coord(axes[k]!)} * ${glNumber(stride)}`)
+            stride *= this.sizes.get(axes[k]!)!
+          }
+          return terms.reverse().join(' + ') || '0.0'
         }
-        return terms.reverse().join(' + ') || '0.0'
-      }
-      if (!args.has(srcBuf)) args.set(srcBuf, `a${args.size}`)
-      if (!args.has(hi)) args.set(hi, `a${args.size}`)
-      lines.push(`const w = ${args.get(srcBuf)}[${idx(space)}] - ${args.get(hi)}[${idx(O)}]`)
-      return 'w'
-    }, 1 / m)
+        if (!args.has(srcBuf)) args.set(srcBuf, `a${args.size}`)
+        if (!args.has(hi)) args.set(hi, `a${args.size}`)
+        lines.push(`const w = ${args.get(srcBuf)}[${idx(space)}] - ${args.get(hi)}[${idx(O)}]`)
+        return 'w'
+      },
+      1 / m,
+    )
     this.lo.set(mean.id, loBuf)
   }
 
@@ -330,7 +363,9 @@ class GpuStepEmitter {
     const O = space.filter((a) => !R.includes(a))
     const final = `t${this.bufferOf.size}`
     this.bufferOf.set(r.id, final)
-    this.tree(final, O, R, r.op as 'sum' | 'rmax' | 'rmin', (coord, args, lines) => this.expression(operand, coord, args, lines, false))
+    this.tree(final, O, R, r.op as 'sum' | 'rmax' | 'rmin', (coord, args, lines) =>
+      this.expression(operand, coord, args, lines, false),
+    )
   }
 
   /**
@@ -349,7 +384,12 @@ class GpuStepEmitter {
     const nO = this.count(O)
     const nR = this.count(R)
     const identity = op === 'rmax' ? '(-3.4e38)' : op === 'rmin' ? '3.4e38' : '0.0'
-    const combine = (acc: string, v: string) => (op === 'rmax' ? `Math.max(${acc}, ${v})` : op === 'rmin' ? `Math.min(${acc}, ${v})` : `${acc} + ${v}`)
+    const combine = (acc: string, v: string) =>
+      op === 'rmax'
+        ? `Math.max(${acc}, ${v})`
+        : op === 'rmin'
+          ? `Math.min(${acc}, ${v})`
+          : `${acc} + ${v}`
     const split = [
       `let p = Math.floor(this.thread.x / ${glNumber(nO)})`,
       `if (p * ${glNumber(nO)} > this.thread.x) { p = p - 1.0 }`,
@@ -402,7 +442,8 @@ class GpuStepEmitter {
 
 /** The input a mean node averages, when it is mean(input, R) as the simplifier writes it. */
 function meanSource(n: Node): Node | undefined {
-  if (n.op !== 'div' || n.args[0]!.op !== 'sum' || viewed(n.args[1]!).op !== 'count') return undefined
+  if (n.op !== 'div' || n.args[0]!.op !== 'sum' || viewed(n.args[1]!).op !== 'count')
+    return undefined
   const src = n.args[0]!.args[0]!
   return viewed(src).op === 'input' ? src : undefined
 }
@@ -413,9 +454,16 @@ export interface EmittedGpuLayer {
 }
 
 /** The gpu.js programs of a layer's forward and backward, at bound sizes and hypers. */
-export function emitGpuLayer(plan: KernelPlan, sizes: ReadonlyMap<string, number>, hypers: ReadonlyMap<string, number>): EmittedGpuLayer {
+export function emitGpuLayer(
+  plan: KernelPlan,
+  sizes: ReadonlyMap<string, number>,
+  hypers: ReadonlyMap<string, number>,
+): EmittedGpuLayer {
   const forward = new GpuStepEmitter(plan.forward, plan.layer, sizes, hypers).run()
   // The backward is given the lo part of every saved mean that has one.
   const loLeaves = new Set(plan.forward.saved.filter((n) => forward.lo.has(n.id)).map((n) => n.id))
-  return { forward, backward: new GpuStepEmitter(plan.backward, plan.layer, sizes, hypers, loLeaves).run() }
+  return {
+    forward,
+    backward: new GpuStepEmitter(plan.backward, plan.layer, sizes, hypers, loLeaves).run(),
+  }
 }

@@ -9,7 +9,11 @@ import { planLayer } from '../../schedule/index.js'
 import { bindHypers, bindSizes } from '../../../runtime/sizes.js'
 import { emitGpuLayer } from './index.js'
 
-export async function gpuModule(layer: CheckedLayer, axes: Record<string, number>, hyper: Record<string, number> = {}): Promise<{ js: string; dts: string }> {
+export async function gpuModule(
+  layer: CheckedLayer,
+  axes: Record<string, number>,
+  hyper: Record<string, number> = {},
+): Promise<{ js: string; dts: string }> {
   const hypers = bindHypers(layer, hyper)
   const sizes = bindSizes(layer, axes, hypers)
   const modes = layer.hasForward ? (['train'] as const) : (['train', 'eval'] as const)
@@ -17,7 +21,11 @@ export async function gpuModule(layer: CheckedLayer, axes: Record<string, number
   for (const mode of modes) {
     const g = emitGpuLayer(planLayer(compileLayerGraphs(layer, mode)), sizes, hypers)
     programs[mode] = {
-      forward: { program: g.forward.program, outputs: g.forward.outputs, updates: g.forward.updates },
+      forward: {
+        program: g.forward.program,
+        outputs: g.forward.outputs,
+        updates: g.forward.updates,
+      },
       backward: { program: g.backward.program, outputs: g.backward.outputs },
     }
   }

@@ -11,9 +11,17 @@
 import type { AxisTable } from '../../check/axes.js'
 import type { CheckedLayer } from '../../check/index.js'
 import type { Node } from '../../ir/index.js'
-import { leafAxes, rootTarget, viewed, type KernelPlan, type Stage, type StepPlan } from '../../schedule/index.js'
+import {
+  leafAxes,
+  rootTarget,
+  viewed,
+  type KernelPlan,
+  type Stage,
+  type StepPlan,
+} from '../../schedule/index.js'
 
-export type BufferRole = 'input' | 'param' | 'state' | 'dy' | 'saved' | 'temp' | 'shift' | 'output' | 'update'
+export type BufferRole =
+  'input' | 'param' | 'state' | 'dy' | 'saved' | 'temp' | 'shift' | 'output' | 'update'
 
 export interface BufferSpec {
   role: BufferRole
@@ -102,8 +110,10 @@ class StepEmitter {
       if (n.op === 'input') this.buffer(n, n.role === 'dy' ? 'dy' : (n.role as BufferRole), n.name)
       else this.buffer(n, 'saved')
     }
-    for (const o of step.outputs) if (!this.hasBuffer(rootTarget(o.node))) this.buffer(rootTarget(o.node), 'output', o.name)
-    for (const u of step.updates) if (!this.hasBuffer(rootTarget(u.node))) this.buffer(rootTarget(u.node), 'update', u.name)
+    for (const o of step.outputs)
+      if (!this.hasBuffer(rootTarget(o.node))) this.buffer(rootTarget(o.node), 'output', o.name)
+    for (const u of step.updates)
+      if (!this.hasBuffer(rootTarget(u.node))) this.buffer(rootTarget(u.node), 'update', u.name)
     for (const s of step.saved) if (!this.hasBuffer(s)) this.buffer(s, 'saved')
     for (const n of step.materialized) if (!this.hasBuffer(n)) this.buffer(n, 'temp')
     const shiftOf = new Map<number, number>()
@@ -121,10 +131,13 @@ class StepEmitter {
   /** Loops over the stage's space; adjacent axes that every access treats alike are merged. */
   private loops(st: Stage, accessed: Node[]): Loop[] {
     const groups: Loop[] = []
-    const reduced = [...st.reductions, ...st.moments.map((m) => m.sum2)].map((r) => this.reducedLeaves(r))
+    const reduced = [...st.reductions, ...st.moments.map((m) => m.sum2)].map((r) =>
+      this.reducedLeaves(r),
+    )
     const alike = (a: string, b: string) =>
-      accessed.every((n) => leafAxes(n, this.axes).includes(a) === leafAxes(n, this.axes).includes(b)) &&
-      reduced.every((R) => R.includes(a) === R.includes(b))
+      accessed.every(
+        (n) => leafAxes(n, this.axes).includes(a) === leafAxes(n, this.axes).includes(b),
+      ) && reduced.every((R) => R.includes(a) === R.includes(b))
     for (const a of st.space) {
       const last = groups[groups.length - 1]
       if (last && alike(last.axes[last.axes.length - 1]!, a)) last.axes.push(a)
@@ -161,7 +174,10 @@ class StepEmitter {
     for (const n of st.stores) visit(n, true)
     for (const r of st.reductions) visit(r.args[0]!, false)
     for (const m of st.moments) visit(m.src, false)
-    return { inline: inline.filter((n) => !(n.op === 'sum' || n.op === 'rmax' || n.op === 'rmin')), loads }
+    return {
+      inline: inline.filter((n) => !(n.op === 'sum' || n.op === 'rmax' || n.op === 'rmin')),
+      loads,
+    }
   }
 
   private stage(st: Stage, shiftOf: Map<number, number>): void {
@@ -177,7 +193,9 @@ class StepEmitter {
       })
       return l
     }
-    this.emit(`// stage over [${st.space.join(', ')}]${st.full ? ' (a pass over the full-size tensors)' : ''}`)
+    this.emit(
+      `// stage over [${st.space.join(', ')}]${st.full ? ' (a pass over the full-size tensors)' : ''}`,
+    )
     // Prologue: reset accumulators; moments take their shift from each group's first element.
     for (const r of st.reductions) {
       const init = r.op === 'rmax' ? '-Infinity' : r.op === 'rmin' ? 'Infinity' : '0'
@@ -202,10 +220,11 @@ class StepEmitter {
     const emitted = new Set<number>()
     const value = (n: Node): string => this.valueOf(n)
     const emitAt = (lv: number) => {
-      for (const b of loads) if (level(b) === lv && !emitted.has(b.id)) {
-        emitted.add(b.id)
-        this.emit(`const v${b.id} = b${this.bufIndex.get(b.id)}[${this.offset(b, lv, loops)}]`)
-      }
+      for (const b of loads)
+        if (level(b) === lv && !emitted.has(b.id)) {
+          emitted.add(b.id)
+          this.emit(`const v${b.id} = b${this.bufIndex.get(b.id)}[${this.offset(b, lv, loops)}]`)
+        }
       for (const n of inline)
         if (nodeLevel.get(n.id) === lv && !emitted.has(n.id)) {
           emitted.add(n.id)
@@ -226,33 +245,48 @@ class StepEmitter {
         const spec = this.buffers[bi]!
         if (!lp.axes.some((a) => spec.axes.includes(a))) continue
         const stride = this.stride(spec.axes, lp.axes)
-        this.emit(`const o${lay}_${j} = ${this.prevOffset(bi, j - 1, loops)} + i${j}${stride === '1' ? '' : ` * (${stride})`}`)
+        this.emit(
+          `const o${lay}_${j} = ${this.prevOffset(bi, j - 1, loops)} + i${j}${stride === '1' ? '' : ` * (${stride})`}`,
+        )
       }
     }
     const body = (j: number): void => {
       emitAt(j)
       // Accumulators that flush after loop j + 1.
-      const flushHere = [...flushLevel].filter(([, p]) => p === j && j < loops.length).map(([id]) => id)
+      const flushHere = [...flushLevel]
+        .filter(([, p]) => p === j && j < loops.length)
+        .map(([id]) => id)
       // Local accumulators of the innermost loop get UNROLL partial sums each, so the adds do
       // not wait on each other (the loop is latency-bound otherwise).
       const accIds = flushHere.flatMap((id) => {
         const m = st.moments.find((x) => x.sum1.id === id)
         return m ? [id, m.sum2.id] : [id]
       })
-      const unroll = j + 1 === loops.length && flushHere.length > 0 && flushHere.every((id) => st.moments.some((m) => m.sum1.id === id) || st.reductions.find((x) => x.id === id)!.op === 'sum')
+      const unroll =
+        j + 1 === loops.length &&
+        flushHere.length > 0 &&
+        flushHere.every(
+          (id) =>
+            st.moments.some((m) => m.sum1.id === id) ||
+            st.reductions.find((x) => x.id === id)!.op === 'sum',
+        )
       const parts = unroll ? UNROLL : 1
       for (const id of flushHere) {
         const m = st.moments.find((x) => x.sum1.id === id)
         const r = st.reductions.find((x) => x.id === id)
         const init = r && r.op !== 'sum' ? (r.op === 'rmax' ? '-Infinity' : 'Infinity') : '0'
-        const names = (a: number) => (unroll ? Array.from({ length: parts }, (_, u) => `a${a}_${u} = ${init}`).join(', ') : `a${a} = ${init}`)
+        const names = (a: number) =>
+          unroll
+            ? Array.from({ length: parts }, (_, u) => `a${a}_${u} = ${init}`).join(', ')
+            : `a${a} = ${init}`
         this.emit(`let ${names(id)}`)
         if (m) {
           this.emit(`let ${names(m.sum2.id)}`)
           this.emit(`const k${id} = b${shiftOf.get(id)}[${this.offset(m.sum1, j, loops)}]`)
         }
       }
-      const total = (a: number) => (unroll ? `(${Array.from({ length: parts }, (_, u) => `a${a}_${u}`).join(' + ')})` : `a${a}`)
+      const total = (a: number) =>
+        unroll ? `(${Array.from({ length: parts }, (_, u) => `a${a}_${u}`).join(' + ')})` : `a${a}`
       if (j < loops.length) {
         const start = this.lines.length
         open(j + 1)
@@ -274,7 +308,8 @@ class StepEmitter {
         return
       }
       // Innermost: stores and accumulation.
-      for (const s of st.stores) this.emit(`b${this.bufIndex.get(s.id)}[${this.offset(s, j, loops)}] = v${s.id}`)
+      for (const s of st.stores)
+        this.emit(`b${this.bufIndex.get(s.id)}[${this.offset(s, j, loops)}] = v${s.id}`)
       for (const r of st.reductions) {
         const v = value(r.args[0]!)
         const p = flushLevel.get(r.id)!
@@ -290,7 +325,9 @@ class StepEmitter {
         const src = value(m.src)
         if (p === loops.length) {
           const idx = this.offset(m.sum1, j, loops)
-          this.emit(`{ const d = ${src} - b${shiftOf.get(id)}[${idx}]; b${this.bufIndex.get(id)}[${idx}] += d; b${this.bufIndex.get(m.sum2.id)}[${idx}] += d * d }`)
+          this.emit(
+            `{ const d = ${src} - b${shiftOf.get(id)}[${idx}]; b${this.bufIndex.get(id)}[${idx}] += d; b${this.bufIndex.get(m.sum2.id)}[${idx}] += d * d }`,
+          )
         } else this.emit(`{ const d = ${src} - k${id}; a${id} += d; a${m.sum2.id} += d * d }`)
       }
     }
@@ -350,12 +387,21 @@ class StepEmitter {
     const acc = new RegExp(`\\ba(${accIds.join('|')})\\b(?!_)`, 'g')
     const iv = new RegExp(`\\bi${k}\\b`, 'g')
     const copy = (u: number, shift: boolean) =>
-      inner.map((l) => '  ' + l.replace(acc, `a$1_${u}`).replace(iv, shift && u > 0 ? `(i${k} + ${u})` : `i${k}`))
+      inner.map(
+        (l) =>
+          '  ' +
+          l.replace(acc, `a$1_${u}`).replace(iv, shift && u > 0 ? `(i${k} + ${u})` : `i${k}`),
+      )
     this.lines.push(`${indent}let i${k} = 0`)
     this.lines.push(`${indent}for (; i${k} + ${UNROLL - 1} < ${bound}; i${k} += ${UNROLL}) {`)
-    for (let u = 0; u < UNROLL; u++) this.lines.push(`${indent}  {`, ...copy(u, true), `${indent}  }`)
+    for (let u = 0; u < UNROLL; u++)
+      this.lines.push(`${indent}  {`, ...copy(u, true), `${indent}  }`)
     this.lines.push(`${indent}}`)
-    this.lines.push(`${indent}for (; i${k} < ${bound}; i${k}++) {`, ...copy(0, false).map((l) => l.slice(2)), `${indent}}`)
+    this.lines.push(
+      `${indent}for (; i${k} < ${bound}; i${k}++) {`,
+      ...copy(0, false).map((l) => l.slice(2)),
+      `${indent}}`,
+    )
   }
 
   /** The stride (as source) of the innermost axis of `group` inside a buffer with `axes`. */
@@ -367,7 +413,8 @@ class StepEmitter {
 
   private prevOffset(bi: number, j: number, loops: Loop[]): string {
     const spec = this.buffers[bi]!
-    for (let l = j; l >= 1; l--) if (loops[l - 1]!.axes.some((a) => spec.axes.includes(a))) return `o${this.layout(bi)}_${l}`
+    for (let l = j; l >= 1; l--)
+      if (loops[l - 1]!.axes.some((a) => spec.axes.includes(a))) return `o${this.layout(bi)}_${l}`
     return '0'
   }
 
@@ -440,7 +487,9 @@ class StepEmitter {
       case 'div':
         return `${a[0]} / ${a[1]}`
       case 'pow':
-        return viewed(n.args[1]!).op === 'const' && viewed(n.args[1]!).value === 2 ? `${a[0]} * ${a[0]}` : `${a[0]} ** ${a[1]}`
+        return viewed(n.args[1]!).op === 'const' && viewed(n.args[1]!).value === 2
+          ? `${a[0]} * ${a[0]}`
+          : `${a[0]} ** ${a[1]}`
       case 'max':
         return `Math.max(${a[0]}, ${a[1]})`
       case 'min':
@@ -466,7 +515,8 @@ class StepEmitter {
 /** The leaf axes of a layer in the order of the size array S. */
 export function leafAxisOrder(layer: CheckedLayer): string[] {
   const out: string[] = []
-  for (const a of layer.axes.sort(layer.axes.axes.keys())) for (const l of layer.axes.leaves(a)) if (!out.includes(l)) out.push(l)
+  for (const a of layer.axes.sort(layer.axes.axes.keys()))
+    for (const l of layer.axes.leaves(a)) if (!out.includes(l)) out.push(l)
   return out
 }
 

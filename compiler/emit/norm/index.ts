@@ -5,7 +5,16 @@
 // is written inline. Broadcasts are implicit (the language broadcasts by name) except where a
 // value must have more axes than its expression (an output that is a broadcast).
 
-import type { AxisRef, Expr, LayerDecl, LayerItem, OutputDecl, Span, Stmt, TensorDecl } from '../../../grammar/ast.js'
+import type {
+  AxisRef,
+  Expr,
+  LayerDecl,
+  LayerItem,
+  OutputDecl,
+  Span,
+  Stmt,
+  TensorDecl,
+} from '../../../grammar/ast.js'
 import { emptySpan } from '../../../grammar/ast.js'
 import { builtins } from '../../builtins.js'
 import type { CheckedLayer } from '../../check/index.js'
@@ -19,9 +28,25 @@ const num = (v: number): Expr =>
   v < 0 || Object.is(v, -0)
     ? { kind: 'neg', operand: num(-v), span: sp }
     : { kind: 'num', value: v, text: String(v), span: sp }
-const call = (callee: string, args: Expr[]): Expr => ({ kind: 'call', callee, calleeSpan: sp, args, span: sp })
-const axesArg = (axes: readonly string[]): Expr => ({ kind: 'axes', axes: axisRefs(axes), span: sp })
-const bin = (op: '+' | '-' | '*' | '/' | '^', left: Expr, right: Expr): Expr => ({ kind: 'binary', op, left, right, span: sp })
+const call = (callee: string, args: Expr[]): Expr => ({
+  kind: 'call',
+  callee,
+  calleeSpan: sp,
+  args,
+  span: sp,
+})
+const axesArg = (axes: readonly string[]): Expr => ({
+  kind: 'axes',
+  axes: axisRefs(axes),
+  span: sp,
+})
+const bin = (op: '+' | '-' | '*' | '/' | '^', left: Expr, right: Expr): Expr => ({
+  kind: 'binary',
+  op,
+  left,
+  right,
+  span: sp,
+})
 
 const infix = { add: '+', sub: '-', mul: '*', div: '/', pow: '^' } as const
 const reduceName = { sum: 'sum', mean: 'mean', rmax: 'max', rmin: 'min' } as const
@@ -36,16 +61,61 @@ export interface ProgramText {
  * A `forward` layer computing `outputs` from `inputs`. The forward layer's axis declarations
  * and hypers are carried over so the result checks on its own.
  */
-export function programToLayer(layerName: string, source: CheckedLayer, prog: ProgramText, comment: string[] = []): LayerDecl {
+export function programToLayer(
+  layerName: string,
+  source: CheckedLayer,
+  prog: ProgramText,
+  comment: string[] = [],
+): LayerDecl {
   const roots = prog.outputs.map((o) => o.node)
   const order = topoOrder(roots)
   const uses = new Map<number, number>()
   for (const n of order) for (const a of n.args) uses.set(a.id, (uses.get(a.id) ?? 0) + 1)
-  const taken = new Set<string>([...builtins.keys(), ...prog.inputs.map((i) => i.name), ...prog.outputs.map((o) => o.name)])
+  // An output may not take the name of an input or hyper (a gradient dx of a layer that also has
+  // a tensor or hyper called dx): it gets a trailing underscore, and a comment says so.
+  const reserved = new Set<string>([
+    ...builtins.keys(),
+    ...prog.inputs.map((i) => i.name),
+    ...source.hypers.map((h) => h.name),
+  ])
+  const outs = prog.outputs.map((o) => {
+    let n = o.name
+    while (reserved.has(n)) n += '_'
+    reserved.add(n)
+    if (n !== o.name)
+      comment = [...comment, `# ${o.name} is called ${n} here: the name ${o.name} is taken.`]
+    return { name: n, node: o.node }
+  })
+  // Nor may an input take the name of the new layer's own upstream gradient (the forward's dy is
+  // an input; when the derived layer has one output, its upstream gradient is dy too).
+  const upstream = new Set(outs.length === 1 ? ['dy'] : outs.map((o) => `dy_${o.name}`))
+  const inputNames = new Map<string, string>()
+  for (const i of prog.inputs) {
+    if (!upstream.has(i.name)) continue
+    let n = i.name
+    while (reserved.has(n) || upstream.has(n)) n += '_'
+    reserved.add(n)
+    inputNames.set(i.name, n)
+    comment = [
+      ...comment,
+      `# ${i.name} is called ${n} here: ${i.name} names this layer's own upstream gradient.`,
+    ]
+  }
+  const inputName = (n: string) => inputNames.get(n) ?? n
+  const taken = new Set<string>([
+    ...builtins.keys(),
+    ...prog.inputs.map((i) => inputName(i.name)),
+    ...outs.map((o) => o.name),
+  ])
   for (const h of source.hypers) taken.add(h.name)
   const bound = new Map<number, string>()
   const stmts: Stmt[] = []
-  const trivial = (n: Node) => n.op === 'input' || n.op === 'hyper' || n.op === 'const' || n.op === 'count' || n.op === 'broadcast'
+  const trivial = (n: Node) =>
+    n.op === 'input' ||
+    n.op === 'hyper' ||
+    n.op === 'const' ||
+    n.op === 'count' ||
+    n.op === 'broadcast'
   let counter = 0
   const fresh = (hint?: string) => {
     if (hint && !taken.has(hint)) {
@@ -59,12 +129,29 @@ export function programToLayer(layerName: string, source: CheckedLayer, prog: Pr
     return n
   }
 
+  // Broadcasts are implicit in the language, except where an operand's axes decide the result's:
+  // the operand of a reduction, `as`, a unary function, or an operation whose operands are all
+  // broadcasts to more axes than they have together. There the broadcast is written out.
+  const explicit = (n: Node): Expr =>
+    n.op === 'broadcast' && !bound.has(n.id)
+      ? call('broadcast', [expr(n.args[0]!), axesArg(n.axes)])
+      : expr(n)
+  const ownAxes = (n: Node) => (n.op === 'broadcast' && !bound.has(n.id) ? n.args[0]!.axes : n.axes)
+  const argsOf = (n: Node): Expr[] => {
+    if (n.args.length === 1) return [explicit(n.args[0]!)]
+    const have = new Set(n.args.flatMap(ownAxes))
+    if (n.axes.every((a) => have.has(a))) return n.args.map(expr)
+    const k = n.args.findIndex((a) => a.op === 'broadcast')
+    return n.args.map((a, i) => (i === k ? explicit(a) : expr(a)))
+  }
+
   const expr = (n: Node): Expr => {
     const b = bound.get(n.id)
     if (b) return name(b)
-    const a = n.args.map(expr)
+    const a = n.op === 'broadcast' ? [expr(n.args[0]!)] : argsOf(n)
     switch (n.op) {
       case 'input':
+        return name(inputName(n.name!))
       case 'hyper':
         return name(n.name!)
       case 'const':
@@ -110,22 +197,41 @@ export function programToLayer(layerName: string, source: CheckedLayer, prog: Pr
     stmts.push({ kind: 'bind', name: v, nameSpan: sp, value: e, span: sp, comments: noComments() })
     bound.set(n.id, v)
   }
-  for (const o of prog.outputs) {
+  for (const o of outs) {
     let e = expr(o.node)
     // An output that is a broadcast must say so: the language would otherwise give it fewer axes.
-    if (o.node.op === 'broadcast')
-      e = call('broadcast', [e, axesArg(o.node.axes)])
-    stmts.push({ kind: 'bind', name: o.name, nameSpan: sp, value: e, span: sp, comments: noComments() })
+    if (o.node.op === 'broadcast') e = call('broadcast', [e, axesArg(o.node.axes)])
+    stmts.push({
+      kind: 'bind',
+      name: o.name,
+      nameSpan: sp,
+      value: e,
+      span: sp,
+      comments: noComments(),
+    })
   }
 
-  const inputs: TensorDecl[] = prog.inputs.map((i) => ({ name: i.name, nameSpan: sp, shape: axisRefs(i.axes), span: sp }))
-  const outputs: OutputDecl[] = prog.outputs.map((o) => ({ name: o.name, nameSpan: sp, span: sp }))
+  const inputs: TensorDecl[] = prog.inputs.map((i) => ({
+    name: inputName(i.name),
+    nameSpan: sp,
+    shape: axisRefs(i.axes),
+    span: sp,
+  }))
+  const outputs: OutputDecl[] = outs.map((o) => ({ name: o.name, nameSpan: sp, span: sp }))
   const items: LayerItem[] = []
   for (const it of source.decl.items) {
     if (it.kind === 'axis') items.push({ ...it, comments: noComments() })
     if (it.kind === 'hyper') items.push({ ...it, comments: noComments() })
   }
-  items.push({ kind: 'block', mode: 'forward', modeSpan: sp, stmts, danglingComments: [], span: sp, comments: noComments() })
+  items.push({
+    kind: 'block',
+    mode: 'forward',
+    modeSpan: sp,
+    stmts,
+    danglingComments: [],
+    span: sp,
+    comments: noComments(),
+  })
   return {
     kind: 'layer',
     name: layerName,
