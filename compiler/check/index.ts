@@ -593,6 +593,16 @@ class LayerChecker {
       } else if (seen.has(a.name)) {
         this.bag.error(a.span, `axis ${a.name} is listed twice`)
         ok = false
+      } else {
+        // An axis and its own factor never meet (§4.2): not in count([C, G]), not in broadcast.
+        const kin = [...seen].find((b) => this.axes.has(b) && this.axes.related(a.name, b))
+        if (kin !== undefined) {
+          this.bag.error(
+            a.span,
+            `the axis list has both ${kin} and ${a.name}, one a factor of the other`,
+          )
+          ok = false
+        }
       }
       seen.add(a.name)
     }

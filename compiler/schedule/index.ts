@@ -215,10 +215,12 @@ function planStep(
 export function planLayer(graphs: LayerGraphs): KernelPlan {
   const { layer, forward, backward } = graphs
   const axes = layer.axes
-  const fullInput = forward.inputs.reduce((a, b) =>
-    leafAxes(b, axes).length > leafAxes(a, axes).length ? b : a,
+  // (A layer may have no inputs at all, `layer L() -> y`: then nothing is full-size.)
+  const fullInput = forward.inputs.reduce<Node | undefined>(
+    (a, b) => (!a || leafAxes(b, axes).length > leafAxes(a, axes).length ? b : a),
+    undefined,
   )
-  const fullSpace = leafAxes(fullInput, axes)
+  const fullSpace = fullInput ? leafAxes(fullInput, axes) : []
   const bwd = backward.program
   const fwdLeaves = [...forward.inputs, ...forward.params, ...forward.states]
   // What the backward needs from the forward: the small, dy-independent nodes at its frontier.

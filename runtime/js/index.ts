@@ -217,11 +217,13 @@ export class JsLayer {
         name: u.name,
         i: specs.findIndex((s) => s.role === 'update' && s.name === u.name),
       })),
+      // What the backward reads: leaves and saved values, including a saved value that is
+      // also an output (y = t / (sum(x, [N]) ^ 2 + 0.5) saves y itself).
       leaves: specs.flatMap((s, i) =>
         s.node &&
         s.role !== 'temp' &&
         s.role !== 'shift' &&
-        s.role !== 'output' &&
+        (s.role !== 'output' || (step === 'forward' && c.plan.forward.saved.includes(s.node))) &&
         s.role !== 'update'
           ? [{ id: s.node.id, i }]
           : [],
@@ -278,7 +280,11 @@ export class JsLayer {
     if (mode === 'train' && opts.updateState !== false) {
       for (const u of b.updates) {
         const target = opts.state && ownValue(opts.state, u.name)
-        if (u.i >= 0 && target) target.set(B[u.i]!)
+        if (!(u.i >= 0 && target)) continue
+        // An output that is the state itself (y = s) is the state before the step: keep a copy.
+        for (const o of b.outputs)
+          if (ownValue(outputs, o.name) === target) setOwn(outputs, o.name, target.slice())
+        target.set(B[u.i]!)
       }
     }
     return { outputs, saved: b.saved }

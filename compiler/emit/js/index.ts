@@ -49,7 +49,10 @@ export interface EmittedLayer {
 
 /** A finite number as JS source. */
 export function jsNumber(v: number): string {
-  if (!Number.isFinite(v)) throw new Error(`internal: non-finite constant ${v} in generated code`)
+  // Constant folding can make IEEE's non-finite values (rsqrt(0), log(0), 0 / 0): they are
+  // written as arithmetic, so generated code names no global for them.
+  if (Number.isNaN(v)) return '(0 / 0)'
+  if (!Number.isFinite(v)) return v > 0 ? '(1 / 0)' : '(-1 / 0)'
   const s = Object.is(v, -0) ? '-0' : String(v)
   return v < 0 || Object.is(v, -0) ? `(${s})` : s
 }
