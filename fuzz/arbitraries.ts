@@ -431,11 +431,13 @@ class ExprGen {
           const d = this.axes.get(a)
           if (d.factors) {
             const to = this.axes.split(v.axes, a)
-            if (ok(to)) cands.push({ text: `${v.name} as [${to.join(', ')}]`, prec: 0, axes: to, iv: v.iv })
+            if (ok(to))
+              cands.push({ text: `${v.name} as [${to.join(', ')}]`, prec: 0, axes: to, iv: v.iv })
           }
           if (d.parent) {
             const to = this.axes.merge(v.axes, d.parent)
-            if (to && ok(to)) cands.push({ text: `${v.name} as [${to.join(', ')}]`, prec: 0, axes: to, iv: v.iv })
+            if (to && ok(to))
+              cands.push({ text: `${v.name} as [${to.join(', ')}]`, prec: 0, axes: to, iv: v.iv })
           }
         }
       }
@@ -540,14 +542,33 @@ class ExprGen {
     switch (k) {
       case 0: {
         const sq = ivSquare(e.iv)
-        return { text: `${operand(e, 5)} ^ 2 + ${cs}`, prec: 1, axes: e.axes, iv: { lo: sq.lo + c, hi: sq.hi + c } }
+        return {
+          text: `${operand(e, 5)} ^ 2 + ${cs}`,
+          prec: 1,
+          axes: e.axes,
+          iv: { lo: sq.lo + c, hi: sq.hi + c },
+        }
       }
       case 1:
-        return { text: `abs(${e.text}) + ${cs}`, prec: 1, axes: e.axes, iv: { lo: c, hi: mag(e.iv) + c } }
+        return {
+          text: `abs(${e.text}) + ${cs}`,
+          prec: 1,
+          axes: e.axes,
+          iv: { lo: c, hi: mag(e.iv) + c },
+        }
       case 2:
-        return this.call('exp', [this.call('tanh', [e], ivOf(-1, 1))], ivOf(Math.exp(-1), Math.exp(1)))
+        return this.call(
+          'exp',
+          [this.call('tanh', [e], ivOf(-1, 1))],
+          ivOf(Math.exp(-1), Math.exp(1)),
+        )
       default:
-        return { text: `sigmoid(${e.text}) + ${cs}`, prec: 1, axes: e.axes, iv: { lo: c, hi: 1 + c } }
+        return {
+          text: `sigmoid(${e.text}) + ${cs}`,
+          prec: 1,
+          axes: e.axes,
+          iv: { lo: c, hi: 1 + c },
+        }
     }
   }
 
@@ -558,7 +579,12 @@ class ExprGen {
     if (!this.g.safe) {
       const b = k < 3 ? this.num() : this.expr(depth - 1, this.union(forbid, a))
       const right = b.prec >= 3 ? b.text : `(${b.text})`
-      return { text: `${base()} ^ ${right}`, prec: 4, axes: this.axes.sort([...a.axes, ...b.axes]), iv: WIDE }
+      return {
+        text: `${base()} ^ ${right}`,
+        prec: 4,
+        axes: this.axes.sort([...a.axes, ...b.axes]),
+        iv: WIDE,
+      }
     }
     switch (k) {
       case 0:
@@ -572,7 +598,12 @@ class ExprGen {
         return { text: `${base()} ^ -1`, prec: 4, axes: a.axes, iv: ivRecip(a.iv) }
       case 3:
         if (!positive(a.iv)) a = this.makePositive(a)
-        return { text: `${base()} ^ 0.5`, prec: 4, axes: a.axes, iv: ivOf(Math.sqrt(a.iv.lo), Math.sqrt(a.iv.hi)) }
+        return {
+          text: `${base()} ^ 0.5`,
+          prec: 4,
+          axes: a.axes,
+          iv: ivOf(Math.sqrt(a.iv.lo), Math.sqrt(a.iv.hi)),
+        }
       default: {
         // A variable exponent: base > 0, |exponent| ≤ 1 (tanh of something).
         if (!positive(a.iv)) a = this.makePositive(a)
@@ -586,7 +617,16 @@ class ExprGen {
   }
 
   private unaryCall(depth: number, forbid: ReadonlySet<string>): Ex {
-    const f = this.c.pick(['sqrt', 'rsqrt', 'exp', 'log', 'abs', 'tanh', 'sigmoid', 'sign'] as const)
+    const f = this.c.pick([
+      'sqrt',
+      'rsqrt',
+      'exp',
+      'log',
+      'abs',
+      'tanh',
+      'sigmoid',
+      'sign',
+    ] as const)
     let a = this.expr(depth - 1, forbid)
     if (!this.g.safe) return this.call(f, [a], WIDE)
     switch (f) {
@@ -607,7 +647,10 @@ class ExprGen {
         if (a.iv.hi > 5) a = this.call('tanh', [a], ivOf(-1, 1))
         return this.call('exp', [a], ivOf(Math.exp(a.iv.lo), Math.exp(a.iv.hi)))
       case 'abs':
-        return this.call('abs', [a], { lo: a.iv.lo > 0 ? a.iv.lo : a.iv.hi < 0 ? -a.iv.hi : 0, hi: mag(a.iv) })
+        return this.call('abs', [a], {
+          lo: a.iv.lo > 0 ? a.iv.lo : a.iv.hi < 0 ? -a.iv.hi : 0,
+          hi: mag(a.iv),
+        })
       case 'tanh':
         return this.call('tanh', [a], ivOf(Math.tanh(a.iv.lo), Math.tanh(a.iv.hi)))
       case 'sigmoid':
@@ -630,7 +673,12 @@ class ExprGen {
     axes = axes.filter((x) => !clash.includes(x))
     const n = this.g.maxCount(R)
     const iv = f === 'sum' ? ivOf(a.iv.lo, a.iv.hi, a.iv.lo * n, a.iv.hi * n) : a.iv
-    return this.call(f, [a, { text: `[${this.c.shuffle(R).join(', ')}]`, prec: 5, axes: [], iv: a.iv }], iv, axes)
+    return this.call(
+      f,
+      [a, { text: `[${this.c.shuffle(R).join(', ')}]`, prec: 5, axes: [], iv: a.iv }],
+      iv,
+      axes,
+    )
   }
 
   /** max(a, b), min(a, b) elementwise, or a comparison. */
@@ -718,11 +766,18 @@ class ExprGen {
       const f = this.c.pick(['mean', 'sum', 'max', 'mean'] as const)
       const n = this.g.maxCount(extra)
       const iv = f === 'sum' ? ivOf(e.iv.lo, e.iv.hi, e.iv.lo * n, e.iv.hi * n) : e.iv
-      e = this.call(f, [e, { text: `[${extra.join(', ')}]`, prec: 5, axes: [], iv }], iv, e.axes.filter((a) => target.includes(a)))
+      e = this.call(
+        f,
+        [e, { text: `[${extra.join(', ')}]`, prec: 5, axes: [], iv }],
+        iv,
+        e.axes.filter((a) => target.includes(a)),
+      )
     }
     const missing = target.filter((a) => !e.axes.includes(a))
     if (missing.length) {
-      const withAll = this.env.find((v) => missing.every((a) => v.axes.includes(a)) && v.axes.every((a) => target.includes(a)))
+      const withAll = this.env.find(
+        (v) => missing.every((a) => v.axes.includes(a)) && v.axes.every((a) => target.includes(a)),
+      )
       if (withAll && this.c.chance(40)) {
         // e + 0 * v, or e * (v - v + 1): a value that has the axes, contributing nothing.
         e = {
@@ -733,7 +788,13 @@ class ExprGen {
         }
       }
       const still = target.filter((a) => !e.axes.includes(a))
-      if (still.length) e = this.call('broadcast', [e, { text: `[${target.join(', ')}]`, prec: 5, axes: [], iv: e.iv }], e.iv, [...target])
+      if (still.length)
+        e = this.call(
+          'broadcast',
+          [e, { text: `[${target.join(', ')}]`, prec: 5, axes: [], iv: e.iv }],
+          e.iv,
+          [...target],
+        )
     }
     return e
   }
@@ -762,7 +823,10 @@ export function buildLayer(c: Chooser, opts: GenOptions): LayerModel {
         shape.push(a)
       }
     }
-    inputs.push({ name: g.freshValue(i === 0 ? ['x', 'x', '__proto__', 'constructor'] : undefined), axes: shape })
+    inputs.push({
+      name: g.freshValue(i === 0 ? ['x', 'x', '__proto__', 'constructor'] : undefined),
+      axes: shape,
+    })
   }
   // Hypers.
   const hypers: { name: string; text: string; value: number }[] = []
@@ -770,7 +834,11 @@ export function buildLayer(c: Chooser, opts: GenOptions): LayerModel {
   for (let i = 0; i < nHypers; i++) {
     const n = c.pick(NUMBER_TEXTS)
     const neg = !opts.safe && c.chance(20)
-    hypers.push({ name: g.freshValue(), text: neg ? `-${n.text}` : n.text, value: neg ? -n.value : n.value })
+    hypers.push({
+      name: g.freshValue(),
+      text: neg ? `-${n.text}` : n.text,
+      value: neg ? -n.value : n.value,
+    })
   }
   // Factorisations and free axes.
   const axisDecls: string[] = []
@@ -789,7 +857,9 @@ export function buildLayer(c: Chooser, opts: GenOptions): LayerModel {
     // Size all but one factor (or none: then the run gives the sizes).
     for (const f of factors.slice(0, factors.length - 1)) {
       if (!c.chance(60)) continue
-      const hs = hypers.filter((h) => Number.isInteger(h.value) && h.value >= 1 && h.value <= g.maxLeaf)
+      const hs = hypers.filter(
+        (h) => Number.isInteger(h.value) && h.value >= 1 && h.value <= g.maxLeaf,
+      )
       if (hs.length && c.chance(60)) {
         const h = c.pick(hs)
         ax.get(f).size = { text: h.name, value: h.value }
@@ -802,9 +872,13 @@ export function buildLayer(c: Chooser, opts: GenOptions): LayerModel {
     // A factor factorised again, rarely.
     const last = factors[factors.length - 1]!
     if (c.chance(15)) {
-      const sub = [g.freshAxis(), g.freshAxis()].filter((v, i, a) => a.indexOf(v) === i && !ax.defs.has(v))
+      const sub = [g.freshAxis(), g.freshAxis()].filter(
+        (v, i, a) => a.indexOf(v) === i && !ax.defs.has(v),
+      )
       if (sub.length === 2) {
-        sub.forEach((f, j) => ax.add({ name: f, kind: 'factor', parent: last, rank: [...ax.get(last).rank, j] }))
+        sub.forEach((f, j) =>
+          ax.add({ name: f, kind: 'factor', parent: last, rank: [...ax.get(last).rank, j] }),
+        )
         ax.get(last).factors = sub
         axisDecls.push(`axis ${last} = ${sub.join(' * ')}`)
       }
@@ -825,13 +899,25 @@ export function buildLayer(c: Chooser, opts: GenOptions): LayerModel {
   for (let i = 0; i < nParams; i++) {
     const axes = g.axisSet(35)
     const init = c.pick([undefined, '1', '0', '0.5', '-1'])
-    tensors.push({ kind: 'param', name: g.freshValue(), axes, ...(init !== undefined ? { init } : {}), value: init ? Number(init) : 0 })
+    tensors.push({
+      kind: 'param',
+      name: g.freshValue(),
+      axes,
+      ...(init !== undefined ? { init } : {}),
+      value: init ? Number(init) : 0,
+    })
   }
   const nStates = c.int(3)
   for (let i = 0; i < nStates; i++) {
     const axes = g.axisSet(35)
     const init = c.pick([undefined, '1', '0'])
-    tensors.push({ kind: 'state', name: g.freshValue(), axes, ...(init !== undefined ? { init } : {}), value: init ? Number(init) : 0 })
+    tensors.push({
+      kind: 'state',
+      name: g.freshValue(),
+      axes,
+      ...(init !== undefined ? { init } : {}),
+      value: init ? Number(init) : 0,
+    })
   }
   // Outputs: names and target axes (the same in every block).
   const nOutputs = 1 + (c.chance(30) ? c.int(3) : 0)
@@ -848,7 +934,8 @@ export function buildLayer(c: Chooser, opts: GenOptions): LayerModel {
   // Blocks.
   const leavesEnv = (mode: Block['mode']): Value[] => {
     const env: Value[] = []
-    for (const inp of inputs) env.push({ name: inp.name, axes: ax.sort(inp.axes), iv: { lo: -1, hi: 1 } })
+    for (const inp of inputs)
+      env.push({ name: inp.name, axes: ax.sort(inp.axes), iv: { lo: -1, hi: 1 } })
     for (const h of hypers) env.push({ name: h.name, axes: [], iv: { lo: h.value, hi: h.value } })
     for (const t of tensors)
       env.push({
@@ -867,7 +954,11 @@ export function buildLayer(c: Chooser, opts: GenOptions): LayerModel {
     const localNames = new Set<string>()
     for (let i = 0; i < nBind; i++) {
       const e = eg.expr(g.depth, new Set())
-      const name = freshLocal(g, localNames, outputs.map((o) => o.name))
+      const name = freshLocal(
+        g,
+        localNames,
+        outputs.map((o) => o.name),
+      )
       stmts.push({ name, op: '=', expr: e.text })
       env.push({ name, axes: e.axes, iv: e.iv })
     }
@@ -879,7 +970,9 @@ export function buildLayer(c: Chooser, opts: GenOptions): LayerModel {
       for (const t of tensors) {
         if (t.kind !== 'state' || !c.chance(70)) continue
         const e = eg.fit(g.depth - 1, t.axes)
-        const text = c.chance(60) ? `lerp(${t.name}, ${e.text}, ${c.pick(['0.1', '0.5', '1', ...hypers.map((h) => h.name)])})` : e.text
+        const text = c.chance(60)
+          ? `lerp(${t.name}, ${e.text}, ${c.pick(['0.1', '0.5', '1', ...hypers.map((h) => h.name)])})`
+          : e.text
         stmts.push({ name: t.name, op: '<-', expr: text })
       }
     }
@@ -929,16 +1022,24 @@ export interface Layout {
   tabs: boolean
 }
 
-export function printLayer(m: LayerModel, layout: Layout = { oneLine: false, crlf: false, comments: false, tabs: false }): string {
+export function printLayer(
+  m: LayerModel,
+  layout: Layout = { oneLine: false, crlf: false, comments: false, tabs: false },
+): string {
   const ind = layout.tabs ? '\t' : '  '
   const lines: string[] = []
   const sig = m.inputs.map((i) => `${i.name}: [${i.axes.join(', ')}]`).join(', ')
-  const outs = m.outputs.map((o) => (o.shape ? `${o.name}: [${o.shape.join(', ')}]` : o.name)).join(', ')
+  const outs = m.outputs
+    .map((o) => (o.shape ? `${o.name}: [${o.shape.join(', ')}]` : o.name))
+    .join(', ')
   if (layout.comments) lines.push('# a generated layer')
   lines.push(`layer ${m.name}(${sig}) -> ${outs} {`)
   for (const h of m.hypers) lines.push(`${ind}hyper ${h.name} = ${h.text}`)
   for (const a of m.axisDecls) lines.push(`${ind}${a}`)
-  for (const t of m.tensors) lines.push(`${ind}${t.kind} ${t.name}: [${t.axes.join(', ')}]${t.init !== undefined ? ` = ${t.init}` : ''}`)
+  for (const t of m.tensors)
+    lines.push(
+      `${ind}${t.kind} ${t.name}: [${t.axes.join(', ')}]${t.init !== undefined ? ` = ${t.init}` : ''}`,
+    )
   for (const b of m.blocks) {
     lines.push(`${ind}${b.mode} {${layout.comments ? ' # block' : ''}`)
     for (const s of b.stmts) lines.push(`${ind}${ind}${s.name} ${s.op} ${s.expr}`)
@@ -989,7 +1090,8 @@ export const MUTATIONS: readonly MutationKind[] = [
   'char-insert',
 ]
 
-const TOKEN_RE = /[A-Za-z_][A-Za-z0-9_]*|(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|->|<-|#[^\n]*|\s+|./g
+const TOKEN_RE =
+  /[A-Za-z_][A-Za-z0-9_]*|(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|->|<-|#[^\n]*|\s+|./g
 
 /** Replacement tokens: every kind of token, and a few that are not. */
 const REPLACEMENTS = [
@@ -1057,7 +1159,8 @@ export function mutate(m: LayerModel, kind: MutationKind, c: Chooser): string {
     case 'update-twice': {
       const st = mm.tensors.find((t) => t.kind === 'state') ?? mm.tensors[0]
       const target = st?.name ?? mm.inputs[0]!.name
-      const b = kind === 'update-in-eval' ? (mm.blocks.find((x) => x.mode !== 'train') ?? block) : block
+      const b =
+        kind === 'update-in-eval' ? (mm.blocks.find((x) => x.mode !== 'train') ?? block) : block
       b.stmts.push({ name: target, op: '<-', expr: target })
       if (kind === 'update-twice') b.stmts.push({ name: target, op: '<-', expr: target })
       return printLayer(mm)
@@ -1069,7 +1172,11 @@ export function mutate(m: LayerModel, kind: MutationKind, c: Chooser): string {
       return printLayer(mm)
     }
     case 'rebind-input':
-      block.stmts.splice(c.int(block.stmts.length + 1), 0, { name: c.pick(mm.inputs).name, op: '=', expr: '1' })
+      block.stmts.splice(c.int(block.stmts.length + 1), 0, {
+        name: c.pick(mm.inputs).name,
+        op: '=',
+        expr: '1',
+      })
       return printLayer(mm)
     case 'drop-output': {
       const o = c.pick(mm.outputs)
@@ -1077,7 +1184,9 @@ export function mutate(m: LayerModel, kind: MutationKind, c: Chooser): string {
       return printLayer(mm)
     }
     case 'drop-block':
-      mm.blocks = c.chance(50) ? mm.blocks.slice(1) : [...mm.blocks, { mode: c.pick(['forward', 'train', 'eval'] as const), stmts: [] }]
+      mm.blocks = c.chance(50)
+        ? mm.blocks.slice(1)
+        : [...mm.blocks, { mode: c.pick(['forward', 'train', 'eval'] as const), stmts: [] }]
       return printLayer(mm)
     case 'keyword-name':
     case 'builtin-name': {
@@ -1094,7 +1203,9 @@ export function mutate(m: LayerModel, kind: MutationKind, c: Chooser): string {
       return printLayer(mm)
     }
     case 'duplicate-axis-decl':
-      mm.axisDecls.push(mm.axisDecls.length ? c.pick(mm.axisDecls) : `axis ${mm.inputs[0]!.axes[0] ?? 'Z'}`)
+      mm.axisDecls.push(
+        mm.axisDecls.length ? c.pick(mm.axisDecls) : `axis ${mm.inputs[0]!.axes[0] ?? 'Z'}`,
+      )
       return printLayer(mm)
     default:
       return mutateText(printLayer(m), kind, c)
@@ -1161,7 +1272,9 @@ export function validLayer(opts: GenOptions = { safe: true }): fc.Arbitrary<Gene
 }
 
 /** Near-valid layers: one mutation of a valid layer. */
-export function nearValidLayer(opts: GenOptions = { safe: false }): fc.Arbitrary<{ text: string; mutation: MutationKind }> {
+export function nearValidLayer(
+  opts: GenOptions = { safe: false },
+): fc.Arbitrary<{ text: string; mutation: MutationKind }> {
   return fc.tuple(choices(), fc.constantFrom(...MUTATIONS), choices(8)).map(([xs, kind, ms]) => {
     const model = buildLayer(new Chooser(xs), opts)
     return { text: mutate(model, kind, new Chooser(ms)), mutation: kind }
@@ -1171,28 +1284,56 @@ export function nearValidLayer(opts: GenOptions = { safe: false }): fc.Arbitrary
 /** Several mutations of a valid layer (further from valid). */
 export function mutatedLayer(): fc.Arbitrary<string> {
   return fc
-    .tuple(choices(), fc.array(fc.tuple(fc.constantFrom(...MUTATIONS), choices(8)), { minLength: 2, maxLength: 6 }))
+    .tuple(
+      choices(),
+      fc.array(fc.tuple(fc.constantFrom(...MUTATIONS), choices(8)), { minLength: 2, maxLength: 6 }),
+    )
     .map(([xs, muts]) => {
       const model = buildLayer(new Chooser(xs), { safe: false })
       let text = printLayer(model)
-      for (const [k, ms] of muts) text = mutateText(text, k.startsWith('token') || k === 'char-insert' ? k : 'token-replace', new Chooser(ms))
+      for (const [k, ms] of muts)
+        text = mutateText(
+          text,
+          k.startsWith('token') || k === 'char-insert' ? k : 'token-replace',
+          new Chooser(ms),
+        )
       return text
     })
 }
 
 /** Token soup: random sequences of tokens and near-tokens. */
 export const tokenSoup: fc.Arbitrary<string> = fc
-  .tuple(fc.array(fc.constantFrom(...REPLACEMENTS, '\n', ' ', '# c\n', '1', 'x', 'layer L(x: [N]) -> y {'), { maxLength: 60 }), fc.constantFrom(' ', '', '\n'))
+  .tuple(
+    fc.array(
+      fc.constantFrom(...REPLACEMENTS, '\n', ' ', '# c\n', '1', 'x', 'layer L(x: [N]) -> y {'),
+      { maxLength: 60 },
+    ),
+    fc.constantFrom(' ', '', '\n'),
+  )
   .map(([ts, sep]) => ts.join(sep))
 
 /** Any input at all, weighted toward the interesting: valid, near-valid, mutated, soup, bytes. */
 export function anyInput(): fc.Arbitrary<{ kind: string; text: string }> {
   return fc.oneof(
-    { weight: 4, arbitrary: validLayer({ safe: false }).map((l) => ({ kind: 'valid-wild', text: l.text })) },
-    { weight: 2, arbitrary: validLayer({ safe: true }).map((l) => ({ kind: 'valid-safe', text: l.text })) },
-    { weight: 4, arbitrary: nearValidLayer().map((l) => ({ kind: `near:${l.mutation}`, text: l.text })) },
+    {
+      weight: 4,
+      arbitrary: validLayer({ safe: false }).map((l) => ({ kind: 'valid-wild', text: l.text })),
+    },
+    {
+      weight: 2,
+      arbitrary: validLayer({ safe: true }).map((l) => ({ kind: 'valid-safe', text: l.text })),
+    },
+    {
+      weight: 4,
+      arbitrary: nearValidLayer().map((l) => ({ kind: `near:${l.mutation}`, text: l.text })),
+    },
     { weight: 1, arbitrary: mutatedLayer().map((text) => ({ kind: 'mutated', text })) },
     { weight: 1, arbitrary: tokenSoup.map((text) => ({ kind: 'soup', text })) },
-    { weight: 1, arbitrary: fc.string({ maxLength: 200, unit: 'binary' }).map((text) => ({ kind: 'bytes', text })) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .string({ maxLength: 200, unit: 'binary' })
+        .map((text) => ({ kind: 'bytes', text })),
+    },
   )
 }

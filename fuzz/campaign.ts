@@ -69,14 +69,32 @@ export function signatureOf(where: string, message: string): string {
 }
 
 export function emptyReport(): ChunkReport {
-  return { cases: 0, outcomes: {}, kinds: {}, bugs: [], knownCounts: {}, maxMs: 0, fdElements: 0, fdKinks: 0, worstErr: {} }
+  return {
+    cases: 0,
+    outcomes: {},
+    kinds: {},
+    bugs: [],
+    knownCounts: {},
+    maxMs: 0,
+    fdElements: 0,
+    fdKinks: 0,
+    worstErr: {},
+  }
 }
 
 const bump = (o: Record<string, number>, k: string, n = 1) => (o[k] = (o[k] ?? 0) + n)
 
 /** One crash-fuzzing case: the outcome, with known issues separated. */
-export async function crashCase(text: string, opts: { module: boolean; seed: number; timeoutMs?: number }): Promise<Outcome & { known?: string }> {
-  const o = await runStages(text, { module: opts.module, run: true, seed: opts.seed, ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) })
+export async function crashCase(
+  text: string,
+  opts: { module: boolean; seed: number; timeoutMs?: number },
+): Promise<Outcome & { known?: string }> {
+  const o = await runStages(text, {
+    module: opts.module,
+    run: true,
+    seed: opts.seed,
+    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+  })
   if (o.result === 'bug') {
     const known = knownStageBug(o.stage!, o.message!)
     if (known) return { ...o, known }
@@ -85,23 +103,44 @@ export async function crashCase(text: string, opts: { module: boolean; seed: num
 }
 
 /** One differential case: unknown findings (and exceptions) are bugs. */
-export function diffCase(text: string, seed: number): { outcome: string; findings: Finding[]; error?: string; stats?: ReturnType<typeof differential> } {
+export function diffCase(
+  text: string,
+  seed: number,
+): {
+  outcome: string
+  findings: Finding[]
+  error?: string
+  stats?: ReturnType<typeof differential>
+} {
   const fe = frontend([{ file: 'fuzz.norm', text }])
   const errors = fe.diagnostics.filter((d) => d.severity === 'error')
-  if (errors.length) return { outcome: 'generator-rejected', findings: [], error: errors[0]!.message }
+  if (errors.length)
+    return { outcome: 'generator-rejected', findings: [], error: errors[0]!.message }
   const findings: Finding[] = []
   let last: ReturnType<typeof differential> | undefined
   for (const layer of fe.layers) {
     try {
       last = differential(layer, { seed })
     } catch (e) {
-      return { outcome: 'bug', findings, error: `${(e as Error).name}: ${(e as Error).message} [${((e as Error).stack ?? '').split('\n').slice(1, 3).map((l) => l.trim()).join(' | ')}]` }
+      return {
+        outcome: 'bug',
+        findings,
+        error: `${(e as Error).name}: ${(e as Error).message} [${((e as Error).stack ?? '')
+          .split('\n')
+          .slice(1, 3)
+          .map((l) => l.trim())
+          .join(' | ')}]`,
+      }
     }
     if (last.skipped) return { outcome: `skipped`, findings, stats: last }
     findings.push(...last.findings)
   }
   const unknown = findings.filter((f) => !f.known)
-  return { outcome: unknown.length ? 'bug' : findings.length ? 'known' : 'ok', findings, ...(last ? { stats: last } : {}) }
+  return {
+    outcome: unknown.length ? 'bug' : findings.length ? 'known' : 'ok',
+    findings,
+    ...(last ? { stats: last } : {}),
+  }
 }
 
 /** Runs one chunk of a campaign. */
@@ -110,7 +149,13 @@ export async function runChunk(opts: ChunkOptions): Promise<ChunkReport> {
   const from = opts.from ?? 0
   let index = -1
   const record = (bug: Omit<CaseBug, 'signature' | 'seed' | 'index' | 'campaign'>) => {
-    const b: CaseBug = { ...bug, campaign: opts.campaign, signature: signatureOf(bug.where, bug.message), seed: opts.seed, index }
+    const b: CaseBug = {
+      ...bug,
+      campaign: opts.campaign,
+      signature: signatureOf(bug.where, bug.message),
+      seed: opts.seed,
+      index,
+    }
     if (b.known) bump(report.knownCounts, b.known)
     report.bugs.push(b)
   }
@@ -121,12 +166,22 @@ export async function runChunk(opts: ChunkOptions): Promise<ChunkReport> {
       opts.onCase?.(index, input.text)
       const t0 = performance.now()
       const moduleEvery = opts.moduleEvery ?? 20
-      const o = await crashCase(input.text, { module: moduleEvery > 0 && index % moduleEvery === 0, seed: opts.seed + index, ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) })
+      const o = await crashCase(input.text, {
+        module: moduleEvery > 0 && index % moduleEvery === 0,
+        seed: opts.seed + index,
+        ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+      })
       report.maxMs = Math.max(report.maxMs, performance.now() - t0)
       report.cases++
       bump(report.kinds, input.kind.replace(/^near:.*/, 'near-valid'))
       bump(report.outcomes, o.known ? `known:${o.known}` : o.result)
-      if (o.result === 'bug') record({ where: o.stage!, message: o.message!, text: input.text, ...(o.known ? { known: o.known } : {}) })
+      if (o.result === 'bug')
+        record({
+          where: o.stage!,
+          message: o.message!,
+          text: input.text,
+          ...(o.known ? { known: o.known } : {}),
+        })
       return true
     })
     await fc.assert(prop, { seed: opts.seed, numRuns: opts.runs })
@@ -143,16 +198,26 @@ export async function runChunk(opts: ChunkOptions): Promise<ChunkReport> {
       if (r.stats) {
         report.fdElements += r.stats.fdElements
         report.fdKinks += r.stats.fdKinks
-        for (const [k, v] of Object.entries(r.stats.worstErr)) report.worstErr[k] = Math.max(report.worstErr[k] ?? 0, v!)
+        for (const [k, v] of Object.entries(r.stats.worstErr))
+          report.worstErr[k] = Math.max(report.worstErr[k] ?? 0, v!)
       }
       for (const f of r.findings) if (f.known) bump(report.knownCounts, f.known)
-      if (r.outcome === 'generator-rejected') record({ where: 'generator', message: `a generated layer does not check: ${r.error}`, text: l.text })
+      if (r.outcome === 'generator-rejected')
+        record({
+          where: 'generator',
+          message: `a generated layer does not check: ${r.error}`,
+          text: l.text,
+        })
       else if (r.error) record({ where: 'exception', message: r.error, text: l.text })
       else {
         const unknown = r.findings.filter((f) => !f.known)
         if (unknown.length) {
           const f = unknown[0]!
-          record({ where: f.check, message: `${f.mode} ${f.tensor}[${f.index}]: got ${f.got}, want ${f.want} (error ${f.err.toExponential(2)} > ${f.tol.toExponential(2)})${f.note ? `: ${f.note}` : ''}`, text: l.text })
+          record({
+            where: f.check,
+            message: `${f.mode} ${f.tensor}[${f.index}]: got ${f.got}, want ${f.want} (error ${f.err.toExponential(2)} > ${f.tol.toExponential(2)})${f.note ? `: ${f.note}` : ''}`,
+            text: l.text,
+          })
         }
       }
       return true
@@ -163,7 +228,9 @@ export async function runChunk(opts: ChunkOptions): Promise<ChunkReport> {
 }
 
 /** Merges chunk reports (bugs deduplicated by signature, keeping a count). */
-export function mergeReports(rs: ChunkReport[]): ChunkReport & { bugCounts: Record<string, number> } {
+export function mergeReports(
+  rs: ChunkReport[],
+): ChunkReport & { bugCounts: Record<string, number> } {
   const out = { ...emptyReport(), bugCounts: {} as Record<string, number> }
   const firstBySig = new Map<string, CaseBug>()
   for (const r of rs) {
@@ -171,7 +238,8 @@ export function mergeReports(rs: ChunkReport[]): ChunkReport & { bugCounts: Reco
     for (const [k, v] of Object.entries(r.outcomes)) bump(out.outcomes, k, v)
     for (const [k, v] of Object.entries(r.kinds)) bump(out.kinds, k, v)
     for (const [k, v] of Object.entries(r.knownCounts)) bump(out.knownCounts, k, v)
-    for (const [k, v] of Object.entries(r.worstErr)) out.worstErr[k] = Math.max(out.worstErr[k] ?? 0, v)
+    for (const [k, v] of Object.entries(r.worstErr))
+      out.worstErr[k] = Math.max(out.worstErr[k] ?? 0, v)
     out.maxMs = Math.max(out.maxMs, r.maxMs)
     out.fdElements += r.fdElements
     out.fdKinks += r.fdKinks
@@ -192,14 +260,28 @@ export function mergeReports(rs: ChunkReport[]): ChunkReport & { bugCounts: Reco
 export async function shrink(bug: CaseBug, runs: number): Promise<string> {
   const same = async (text: string): Promise<boolean> => {
     if (bug.campaign === 'crash') {
-      const o = await crashCase(text, { module: bug.where === 'module' || bug.where === 'codecheck', seed: bug.seed + bug.index })
+      const o = await crashCase(text, {
+        module: bug.where === 'module' || bug.where === 'codecheck',
+        seed: bug.seed + bug.index,
+      })
       return o.result === 'bug' && signatureOf(o.stage!, o.message!) === bug.signature
     }
     const r = diffCase(text, bug.seed + bug.index)
-    if (r.error) return signatureOf(r.outcome === 'generator-rejected' ? 'generator' : 'exception', r.outcome === 'generator-rejected' ? `a generated layer does not check: ${r.error}` : r.error) === bug.signature
+    if (r.error)
+      return (
+        signatureOf(
+          r.outcome === 'generator-rejected' ? 'generator' : 'exception',
+          r.outcome === 'generator-rejected'
+            ? `a generated layer does not check: ${r.error}`
+            : r.error,
+        ) === bug.signature
+      )
     return r.findings.some((f) => !f.known && f.check === bug.where)
   }
-  const arb = bug.campaign === 'crash' ? anyInput() : validLayer({ safe: true }).map((l) => ({ kind: 'valid', text: l.text }))
+  const arb =
+    bug.campaign === 'crash'
+      ? anyInput()
+      : validLayer({ safe: true }).map((l) => ({ kind: 'valid', text: l.text }))
   const found = await fc.check(
     fc.asyncProperty(arb, async (x) => !(await same(x.text))),
     { seed: bug.seed, path: String(bug.index), numRuns: runs, endOnFailure: true },

@@ -23,7 +23,8 @@ type N = AcornNode & Record<string, unknown>
 /** Every identifier token of `code`. */
 export function identifiers(code: string): string[] {
   const out: string[] = []
-  for (const t of tokenizer(code, { ecmaVersion: 2022, sourceType: 'module' })) if (t.type.label === 'name') out.push(String((t as unknown as { value: unknown }).value))
+  for (const t of tokenizer(code, { ecmaVersion: 2022, sourceType: 'module' }))
+    if (t.type.label === 'name') out.push(String((t as unknown as { value: unknown }).value))
   return out
 }
 
@@ -35,17 +36,21 @@ function checkTree(root: N): string[] {
   }
   const ident = (n: N) => {
     if (n.type !== 'Identifier') return fail(n, 'expected an identifier')
-    if (!ALLOWED_IDENTIFIER.test(String(n.name))) fail(n, `identifier '${String(n.name)}' is not one the emitter makes`)
+    if (!ALLOWED_IDENTIFIER.test(String(n.name)))
+      fail(n, `identifier '${String(n.name)}' is not one the emitter makes`)
   }
   const data = (n: N): void => {
     // meta: JSON-like data only.
     switch (n.type) {
       case 'ObjectExpression':
         for (const p of n.properties as N[]) {
-          if (p.type !== 'Property' || p.computed || p.kind !== 'init' || p.method || p.shorthand) fail(p, 'not a plain data property')
+          if (p.type !== 'Property' || p.computed || p.kind !== 'init' || p.method || p.shorthand)
+            fail(p, 'not a plain data property')
           const k = p.key as N
-          if (k.type !== 'Identifier' && !(k.type === 'Literal' && typeof k.value === 'string')) fail(k, 'not a plain key')
-          if (k.type === 'Identifier' && (k.name === '__proto__' || k.name === 'constructor')) fail(k, 'a prototype key')
+          if (k.type !== 'Identifier' && !(k.type === 'Literal' && typeof k.value === 'string'))
+            fail(k, 'not a plain key')
+          if (k.type === 'Identifier' && (k.name === '__proto__' || k.name === 'constructor'))
+            fail(k, 'a prototype key')
           data(p.value as N)
         }
         return
@@ -53,10 +58,16 @@ function checkTree(root: N): string[] {
         for (const e of n.elements as (N | null)[]) if (e) data(e)
         return
       case 'Literal':
-        if (!(typeof n.value === 'string' || typeof n.value === 'number' || n.value === null)) fail(n, 'not a data literal')
+        if (!(typeof n.value === 'string' || typeof n.value === 'number' || n.value === null))
+          fail(n, 'not a data literal')
         return
       case 'UnaryExpression':
-        if (n.operator !== '-' || (n.argument as N).type !== 'Literal' || typeof (n.argument as N).value !== 'number') fail(n, 'not a negative number')
+        if (
+          n.operator !== '-' ||
+          (n.argument as N).type !== 'Literal' ||
+          typeof (n.argument as N).value !== 'number'
+        )
+          fail(n, 'not a negative number')
         return
       default:
         fail(n, 'not data')
@@ -100,12 +111,17 @@ function checkTree(root: N): string[] {
         return member(n)
       case 'CallExpression': {
         const callee = n.callee as N
-        if (callee.type !== 'MemberExpression' || callee.computed || n.optional) return fail(n, 'call of something else than Math.f or .fill')
+        if (callee.type !== 'MemberExpression' || callee.computed || n.optional)
+          return fail(n, 'call of something else than Math.f or .fill')
         const obj = callee.object as N
         const prop = String((callee.property as N).name)
         if (obj.type === 'Identifier' && obj.name === 'Math' && MATH_FUNCTIONS.has(prop)) {
           /* Math.f(…) */
-        } else if (obj.type === 'Identifier' && prop === 'fill' && /^b\d+$/.test(String(obj.name))) {
+        } else if (
+          obj.type === 'Identifier' &&
+          prop === 'fill' &&
+          /^b\d+$/.test(String(obj.name))
+        ) {
           /* bN.fill(…) */
         } else return fail(n, `call of ${String(obj.name)}.${prop}`)
         for (const a of n.arguments as N[]) expr(a)
@@ -119,7 +135,8 @@ function checkTree(root: N): string[] {
     const obj = n.object as N
     if (n.optional) return fail(n, 'optional chaining')
     if (n.computed) {
-      if (obj.type !== 'Identifier' || !/^(?:[BSH]|b\d+)$/.test(String(obj.name))) return fail(n, 'indexing something else than B, S, H or a buffer')
+      if (obj.type !== 'Identifier' || !/^(?:[BSH]|b\d+)$/.test(String(obj.name)))
+        return fail(n, 'indexing something else than B, S, H or a buffer')
       return expr(n.property as N)
     }
     const prop = String((n.property as N).name)
@@ -163,7 +180,8 @@ function checkTree(root: N): string[] {
     }
   }
   const fn = (n: N) => {
-    if (n.type !== 'FunctionDeclaration' || n.async || n.generator) return fail(n, 'not a plain function')
+    if (n.type !== 'FunctionDeclaration' || n.async || n.generator)
+      return fail(n, 'not a plain function')
     ident(n.id as N)
     for (const p of n.params as N[]) {
       if (p.type !== 'Identifier' || !/^[BSH]$/.test(String(p.name))) fail(p, 'parameter')
@@ -176,7 +194,11 @@ function checkTree(root: N): string[] {
       const d = top.declaration as N | null
       if (!d || top.source) fail(top, 'export form')
       else if (d.type === 'FunctionDeclaration') fn(d)
-      else if (d.type === 'VariableDeclaration' && d.kind === 'const' && (d.declarations as N[]).length === 1) {
+      else if (
+        d.type === 'VariableDeclaration' &&
+        d.kind === 'const' &&
+        (d.declarations as N[]).length === 1
+      ) {
         const v = (d.declarations as N[])[0]!
         if ((v.id as N).name !== 'meta') fail(v, 'only meta is exported as data')
         data(v.init as N)
@@ -193,7 +215,8 @@ function checkComments(code: string): string[] {
     ecmaVersion: 2022,
     sourceType: 'module',
     onComment: (_block: boolean, text: string) => {
-      if (!/^[\w\s[\],.;:()'`*/-]*$/.test(text) || text.includes('*/')) bad.push(`comment: ${text.slice(0, 60)}`)
+      if (!/^[\w\s[\],.;:()'`*/-]*$/.test(text) || text.includes('*/'))
+        bad.push(`comment: ${text.slice(0, 60)}`)
     },
   })
   return bad

@@ -31,7 +31,13 @@ import { knownFinding } from './known.js'
 import { chooseSizes, randomCase } from './stages.js'
 
 export type Check = 'fd' | 'unsimplified' | 'js-f64' | 'js-f32' | 'backward-program'
-export const ALL_CHECKS: readonly Check[] = ['fd', 'unsimplified', 'js-f64', 'js-f32', 'backward-program']
+export const ALL_CHECKS: readonly Check[] = [
+  'fd',
+  'unsimplified',
+  'js-f64',
+  'js-f32',
+  'backward-program',
+]
 
 export interface Finding {
   check: Check
@@ -69,9 +75,16 @@ export interface DiffOptions {
 }
 
 /** Relative tolerances before the conditioning allowance. */
-export const TOL = { fd: 1e-6, unsimplified: 1e-11, 'js-f64': 1e-11, 'js-f32': 2e-7, 'backward-program': 1e-11 } as const
+export const TOL = {
+  fd: 1e-6,
+  unsimplified: 1e-11,
+  'js-f64': 1e-11,
+  'js-f32': 2e-7,
+  'backward-program': 1e-11,
+} as const
 
-const modesOf = (l: CheckedLayer): ('train' | 'eval')[] => (l.hasForward ? ['train'] : ['train', 'eval'])
+const modesOf = (l: CheckedLayer): ('train' | 'eval')[] =>
+  l.hasForward ? ['train'] : ['train', 'eval']
 const scaleOf = (a: ArrayLike<number>) => {
   let m = 1
   for (let i = 0; i < a.length; i++) if (Number.isFinite(a[i]!)) m = Math.max(m, Math.abs(a[i]!))
@@ -91,9 +104,27 @@ class Recorder {
    * Compares `got` with `want` elementwise; an error beyond `tol · scale + allow[i]` is a
    * finding. NaN must meet NaN and ±Infinity the same infinity.
    */
-  compare(check: Check, mode: 'train' | 'eval', tensor: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: number, allow?: ArrayLike<number>, only?: readonly number[]): void {
+  compare(
+    check: Check,
+    mode: 'train' | 'eval',
+    tensor: string,
+    got: ArrayLike<number>,
+    want: ArrayLike<number>,
+    tol: number,
+    allow?: ArrayLike<number>,
+    only?: readonly number[],
+  ): void {
     if (got.length !== want.length) {
-      this.findings.push({ check, mode, tensor, index: -1, got: got.length, want: want.length, err: Infinity, tol })
+      this.findings.push({
+        check,
+        mode,
+        tensor,
+        index: -1,
+        got: got.length,
+        want: want.length,
+        err: Infinity,
+        tol,
+      })
       return
     }
     const scale = scaleOf(want)
@@ -107,14 +138,19 @@ class Recorder {
       const bound = tol + (allow ? allow[i]! / scale : 0)
       this.worst[check] = Math.max(this.worst[check] ?? 0, err / bound)
       this.worstErr[check] = Math.max(this.worstErr[check] ?? 0, err)
-      if (err > bound) this.findings.push({ check, mode, tensor, index: i, got: a, want: b, err, tol: bound })
+      if (err > bound)
+        this.findings.push({ check, mode, tensor, index: i, got: a, want: b, err, tol: bound })
     }
   }
 }
 
 /** Kink switches: nodes whose values say which branch of a non-smooth operation is taken. */
 function switches(roots: readonly Node[], b: Builder): Node[] {
-  const stops = new Set(topoOrder(roots).filter((n) => n.op === 'stop_gradient').map((n) => n.id))
+  const stops = new Set(
+    topoOrder(roots)
+      .filter((n) => n.op === 'stop_gradient')
+      .map((n) => n.id),
+  )
   const out: Node[] = []
   const sgn = (n: Node) => b.unary('sign', n)
   for (const n of topoOrder(roots, stops)) {
@@ -236,21 +272,47 @@ function tensorsOf(r: StepResult): Map<string, Float64Array> {
 }
 
 /** |perturbed − reference| per element: how far honest rounding may move each value. */
-function sensitivity(ref: Map<string, Float64Array>, pert: Map<string, Float64Array>, scale: number): Map<string, Float64Array> {
+function sensitivity(
+  ref: Map<string, Float64Array>,
+  pert: Map<string, Float64Array>,
+  scale: number,
+): Map<string, Float64Array> {
   const out = new Map<string, Float64Array>()
   for (const [k, a] of ref) {
     const b = pert.get(k)!
-    out.set(k, a.map((v, i) => (Number.isFinite(v) && Number.isFinite(b[i]!) ? scale * Math.abs(b[i]! - v) : 0)))
+    out.set(
+      k,
+      a.map((v, i) =>
+        Number.isFinite(v) && Number.isFinite(b[i]!) ? scale * Math.abs(b[i]! - v) : 0,
+      ),
+    )
   }
   return out
 }
 
-function compareSteps(rec: Recorder, check: Check, mode: 'train' | 'eval', got: StepResult, want: StepResult, tol: number, allow: Map<string, Float64Array>): void {
+function compareSteps(
+  rec: Recorder,
+  check: Check,
+  mode: 'train' | 'eval',
+  got: StepResult,
+  want: StepResult,
+  tol: number,
+  allow: Map<string, Float64Array>,
+): void {
   const g = tensorsOf(got)
   for (const [k, w] of tensorsOf(want)) {
     const a = g.get(k)
     if (!a) {
-      rec.findings.push({ check, mode, tensor: k, index: -1, got: NaN, want: NaN, err: Infinity, tol })
+      rec.findings.push({
+        check,
+        mode,
+        tensor: k,
+        index: -1,
+        got: NaN,
+        want: NaN,
+        err: Infinity,
+        tol,
+      })
       continue
     }
     rec.compare(check, mode, k, a, w, tol, allow.get(k))
@@ -301,7 +363,15 @@ export function differential(layer: CheckedLayer, opts: DiffOptions): DiffResult
 
     if (checks.has('unsimplified')) {
       const raw = compileLayerGraphs(layer, mode, { simplify: false })
-      compareSteps(rec, 'unsimplified', mode, runStepInterp(layer, mode, c, raw), ref, TOL.unsimplified, allow64)
+      compareSteps(
+        rec,
+        'unsimplified',
+        mode,
+        runStepInterp(layer, mode, c, raw),
+        ref,
+        TOL.unsimplified,
+        allow64,
+      )
     }
 
     if (checks.has('fd')) {
@@ -323,11 +393,29 @@ export function differential(layer: CheckedLayer, opts: DiffOptions): DiffResult
         const checked = idx.filter((i) => !Number.isNaN(grad[i]!))
         fdElements += checked.length
         const cond = allow64.get(`grads.${t.name}`)!
-        rec.compare('fd', mode, `grads.${t.name}`, ref.grads![t.name]!, grad, TOL.fd, allow.map((a, i) => a + cond[i]!), checked)
+        rec.compare(
+          'fd',
+          mode,
+          `grads.${t.name}`,
+          ref.grads![t.name]!,
+          grad,
+          TOL.fd,
+          allow.map((a, i) => a + cond[i]!),
+          checked,
+        )
       }
     }
 
-    if (checks.has('js-f64')) compareSteps(rec, 'js-f64', mode, runStepJs(layer, mode, c, 'f64'), ref, TOL['js-f64'], allow64)
+    if (checks.has('js-f64'))
+      compareSteps(
+        rec,
+        'js-f64',
+        mode,
+        runStepJs(layer, mode, c, 'f64'),
+        ref,
+        TOL['js-f64'],
+        allow64,
+      )
 
     if (checks.has('js-f32')) {
       const c32 = roundCase(c)
@@ -335,8 +423,18 @@ export function differential(layer: CheckedLayer, opts: DiffOptions): DiffResult
       const ref32T = tensorsOf(ref32)
       if ([...ref32T.values()].every(allFinite)) {
         const before = rec.findings.length
-        compareSteps(rec, 'js-f32', mode, runStepJs(layer, mode, c32, 'f32'), ref32, TOL['js-f32'], sensitivity(ref32T, pert, (100 * 2 ** -53 * 10) / delta))
-        const extremeOutput = g.forward.outputs.some((o) => ['rmax', 'rmin'].includes(viewed(o.node).op))
+        compareSteps(
+          rec,
+          'js-f32',
+          mode,
+          runStepJs(layer, mode, c32, 'f32'),
+          ref32,
+          TOL['js-f32'],
+          sensitivity(ref32T, pert, (100 * 2 ** -53 * 10) / delta),
+        )
+        const extremeOutput = g.forward.outputs.some((o) =>
+          ['rmax', 'rmin'].includes(viewed(o.node).op),
+        )
         for (let k = before; k < rec.findings.length; k++) {
           const known = knownFinding(rec.findings[k]!, { extremeOutput })
           if (known) rec.findings[k] = { ...rec.findings[k]!, known }
@@ -350,14 +448,31 @@ export function differential(layer: CheckedLayer, opts: DiffOptions): DiffResult
 }
 
 /** The derived backward as `.norm`, compiled again, computes the same gradients. */
-function backwardProgram(rec: Recorder, layer: CheckedLayer, mode: 'train' | 'eval', g: LayerGraphs, env: Bindings, ref: StepResult): void {
+function backwardProgram(
+  rec: Recorder,
+  layer: CheckedLayer,
+  mode: 'train' | 'eval',
+  g: LayerGraphs,
+  env: Bindings,
+  ref: StepResult,
+): void {
   const text = printLayer(backwardLayer(g))
   const fe = frontend([{ file: 'derived.norm', text }])
   const derived = fe.layers[0]
   const errors = fe.diagnostics.filter((d) => d.severity === 'error')
   if (!derived || errors.length) {
     const note = errors[0]?.message ?? 'no layer'
-    const f: Finding = { check: 'backward-program', mode, tensor: 'does not check', index: -1, got: NaN, want: NaN, err: Infinity, tol: 0, note }
+    const f: Finding = {
+      check: 'backward-program',
+      mode,
+      tensor: 'does not check',
+      index: -1,
+      got: NaN,
+      want: NaN,
+      err: Infinity,
+      tol: 0,
+      note,
+    }
     const known = knownFinding(f, { derivedError: note, extremeOutput: false })
     rec.findings.push(known ? { ...f, known } : f)
     return
@@ -365,8 +480,15 @@ function backwardProgram(rec: Recorder, layer: CheckedLayer, mode: 'train' | 'ev
   // Its inputs, in order: the forward's inputs, params, state, then the upstream gradients
   // (compiler/backward.ts); names may carry a trailing _ where they would collide.
   const p = g.backward.program
-  const ordered = [...p.inputs.filter((n) => n.role === 'input'), ...p.params, ...p.states, ...p.inputs.filter((n) => n.role === 'dy')]
-  const tensors = new Map(derived.inputs.map((t, k) => [t.name, env.tensors.get(ordered[k]!.name!)!]))
+  const ordered = [
+    ...p.inputs.filter((n) => n.role === 'input'),
+    ...p.params,
+    ...p.states,
+    ...p.inputs.filter((n) => n.role === 'dy'),
+  ]
+  const tensors = new Map(
+    derived.inputs.map((t, k) => [t.name, env.tensors.get(ordered[k]!.name!)!]),
+  )
   const g2 = compileLayerGraphs(derived, 'train')
   const vals = evaluate(
     g2.forward.outputs.map((o) => o.node),
@@ -374,7 +496,14 @@ function backwardProgram(rec: Recorder, layer: CheckedLayer, mode: 'train' | 'ev
   )
   g.backward.program.outputs.forEach((o, k) => {
     const name = g.backward.of.get(o.name)!
-    rec.compare('backward-program', mode, `grads.${name}`, vals[k]!, ref.grads![name]!, TOL['backward-program'])
+    rec.compare(
+      'backward-program',
+      mode,
+      `grads.${name}`,
+      vals[k]!,
+      ref.grads![name]!,
+      TOL['backward-program'],
+    )
   })
   void layer
 }

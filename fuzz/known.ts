@@ -25,7 +25,11 @@ export const KNOWN: Record<string, KnownIssue> = {
 
 /** The known issue a crash-fuzzing bug message belongs to, if any. */
 export function knownStageBug(stage: string, message: string): string | undefined {
-  if (stage === 'backward-program' && /duplicate declaration of axis|is already an axis of the inputs/.test(message)) return 'derived-factor-axes'
+  if (
+    stage === 'backward-program' &&
+    /duplicate declaration of axis|is already an axis of the inputs/.test(message)
+  )
+    return 'derived-factor-axes'
   return undefined
 }
 
@@ -39,8 +43,14 @@ export interface FindingContext {
 
 /** The known issue a differential finding belongs to, if any. */
 export function knownFinding(f: Finding, ctx: FindingContext): string | undefined {
-  if (f.check === 'backward-program' && f.tensor === 'does not check' && ctx.derivedError && /duplicate declaration of axis|is already an axis of the inputs/.test(ctx.derivedError))
+  if (
+    f.check === 'backward-program' &&
+    f.tensor === 'does not check' &&
+    ctx.derivedError &&
+    /duplicate declaration of axis|is already an axis of the inputs/.test(ctx.derivedError)
+  )
     return 'derived-factor-axes'
-  if (f.check === 'js-f32' && f.tensor.startsWith('grads.') && ctx.extremeOutput) return 'f32-saved-output'
+  if (f.check === 'js-f32' && f.tensor.startsWith('grads.') && ctx.extremeOutput)
+    return 'f32-saved-output'
   return undefined
 }

@@ -12,7 +12,15 @@ import { writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
-import { mergeReports, runChunk, shrink, signatureOf, type Campaign, type CaseBug, type ChunkReport } from './campaign.js'
+import {
+  mergeReports,
+  runChunk,
+  shrink,
+  signatureOf,
+  type Campaign,
+  type CaseBug,
+  type ChunkReport,
+} from './campaign.js'
 import { KNOWN } from './known.js'
 
 interface Job {
@@ -24,7 +32,10 @@ interface Job {
   timeoutMs: number
 }
 
-type FromWorker = { type: 'case'; index: number; text: string } | { type: 'done'; report: ChunkReport } | { type: 'error'; message: string }
+type FromWorker =
+  | { type: 'case'; index: number; text: string }
+  | { type: 'done'; report: ChunkReport }
+  | { type: 'error'; message: string }
 
 export interface FuzzOptions {
   runs: number
@@ -88,7 +99,11 @@ export function parseArgs(argv: string[]): FuzzOptions {
 }
 
 /** Runs jobs on a pool of workers; a case that takes longer than its job's timeout is a hang. */
-async function runPool(jobs: Job[], workers: number, log: (s: string) => void): Promise<ChunkReport[]> {
+async function runPool(
+  jobs: Job[],
+  workers: number,
+  log: (s: string) => void,
+): Promise<ChunkReport[]> {
   const reports: ChunkReport[] = []
   const queue = [...jobs]
   const self = fileURLToPath(import.meta.url)
@@ -115,7 +130,17 @@ async function runPool(jobs: Job[], workers: number, log: (s: string) => void): 
             index: current.index,
             text: current.text,
           }
-          const partial: ChunkReport = { cases: 1, outcomes: { hang: 1 }, kinds: {}, bugs: [hang], knownCounts: {}, maxMs: job.timeoutMs, fdElements: 0, fdKinks: 0, worstErr: {} }
+          const partial: ChunkReport = {
+            cases: 1,
+            outcomes: { hang: 1 },
+            kinds: {},
+            bugs: [hang],
+            knownCounts: {},
+            maxMs: job.timeoutMs,
+            fdElements: 0,
+            fdKinks: 0,
+            worstErr: {},
+          }
           reports.push(partial)
           void w.terminate()
           // Resume the chunk after the case that hung.
@@ -130,13 +155,28 @@ async function runPool(jobs: Job[], workers: number, log: (s: string) => void): 
             reports.push(m.report)
             done += m.report.cases
             const rate = done / ((Date.now() - t0) / 1000)
-            log(`  ${job.campaign} seed ${job.seed}: ${m.report.cases} cases, ${m.report.bugs.filter((b) => !b.known).length} bugs (${done}/${total}, ${rate.toFixed(0)}/s)`)
+            log(
+              `  ${job.campaign} seed ${job.seed}: ${m.report.cases} cases, ${m.report.bugs.filter((b) => !b.known).length} bugs (${done}/${total}, ${rate.toFixed(0)}/s)`,
+            )
             void w.terminate()
             resolve()
           } else if (m.type === 'error') {
             finished = true
             clearInterval(watchdog)
-            reports.push({ ...emptyChunk(), bugs: [{ campaign: job.campaign, where: 'harness', message: m.message, signature: signatureOf('harness', m.message), seed: job.seed, index: current?.index ?? -1, text: current?.text ?? '' }] })
+            reports.push({
+              ...emptyChunk(),
+              bugs: [
+                {
+                  campaign: job.campaign,
+                  where: 'harness',
+                  message: m.message,
+                  signature: signatureOf('harness', m.message),
+                  seed: job.seed,
+                  index: current?.index ?? -1,
+                  text: current?.text ?? '',
+                },
+              ],
+            })
             void w.terminate()
             resolve()
           }
@@ -146,8 +186,23 @@ async function runPool(jobs: Job[], workers: number, log: (s: string) => void): 
           finished = true
           clearInterval(watchdog)
           const msg = `worker died: ${e.message}`
-          reports.push({ ...emptyChunk(), cases: 1, bugs: [{ campaign: job.campaign, where: 'crash', message: msg, signature: signatureOf('crash', msg), seed: job.seed, index: current?.index ?? -1, text: current?.text ?? '' }] })
-          if (current && current.index + 1 < job.runs) queue.unshift({ ...job, from: current.index + 1 })
+          reports.push({
+            ...emptyChunk(),
+            cases: 1,
+            bugs: [
+              {
+                campaign: job.campaign,
+                where: 'crash',
+                message: msg,
+                signature: signatureOf('crash', msg),
+                seed: job.seed,
+                index: current?.index ?? -1,
+                text: current?.text ?? '',
+              },
+            ],
+          })
+          if (current && current.index + 1 < job.runs)
+            queue.unshift({ ...job, from: current.index + 1 })
           resolve()
         })
       })
@@ -168,27 +223,59 @@ function startWorker(self: string, job: Job): Worker {
   return new Worker(code, { eval: true, workerData: job })
 }
 
-const emptyChunk = (): ChunkReport => ({ cases: 0, outcomes: {}, kinds: {}, bugs: [], knownCounts: {}, maxMs: 0, fdElements: 0, fdKinks: 0, worstErr: {} })
+const emptyChunk = (): ChunkReport => ({
+  cases: 0,
+  outcomes: {},
+  kinds: {},
+  bugs: [],
+  knownCounts: {},
+  maxMs: 0,
+  fdElements: 0,
+  fdKinks: 0,
+  worstErr: {},
+})
 
 export async function main(argv: string[]): Promise<number> {
   const o = parseArgs(argv)
   const log = (s: string) => {
     if (!o.quiet) process.stderr.write(s + '\n')
   }
-  const summary: Record<string, unknown> = { seed: o.seed, runs: o.runs, campaigns: o.campaigns, started: new Date().toISOString() }
+  const summary: Record<string, unknown> = {
+    seed: o.seed,
+    runs: o.runs,
+    campaigns: o.campaigns,
+    started: new Date().toISOString(),
+  }
   let unknownBugs = 0
   for (const campaign of o.campaigns) {
     const jobs: Job[] = []
     for (let start = 0, k = 0; start < o.runs; start += o.chunk, k++)
-      jobs.push({ campaign, seed: o.seed + k, runs: Math.min(o.chunk, o.runs - start), from: 0, moduleEvery: o.moduleEvery, timeoutMs: o.timeoutMs })
+      jobs.push({
+        campaign,
+        seed: o.seed + k,
+        runs: Math.min(o.chunk, o.runs - start),
+        from: 0,
+        moduleEvery: o.moduleEvery,
+        timeoutMs: o.timeoutMs,
+      })
     log(`normc fuzz: ${campaign}, ${o.runs} cases, seed ${o.seed}, ${o.workers} workers`)
     const t0 = Date.now()
     const merged = mergeReports(await runPool(jobs, o.workers, log))
     const seconds = (Date.now() - t0) / 1000
     const bugs = []
     for (const b of merged.bugs) {
-      const shrunk = o.shrink && !b.known && b.where !== 'hang' ? await shrink(b, o.chunk).catch(() => b.text) : b.text
-      bugs.push({ signature: b.signature, count: merged.bugCounts[b.signature], known: b.known ?? null, replay: { campaign, seed: b.seed, path: String(b.index) }, message: b.message, text: shrunk })
+      const shrunk =
+        o.shrink && !b.known && b.where !== 'hang'
+          ? await shrink(b, o.chunk).catch(() => b.text)
+          : b.text
+      bugs.push({
+        signature: b.signature,
+        count: merged.bugCounts[b.signature],
+        known: b.known ?? null,
+        replay: { campaign, seed: b.seed, path: String(b.index) },
+        message: b.message,
+        text: shrunk,
+      })
       if (!b.known) unknownBugs++
     }
     summary[campaign] = {
@@ -198,11 +285,24 @@ export async function main(argv: string[]): Promise<number> {
       slowestCaseMs: Math.round(merged.maxMs),
       outcomes: merged.outcomes,
       kinds: merged.kinds,
-      knownIssues: Object.fromEntries(Object.entries(merged.knownCounts).map(([k, v]) => [k, { cases: v, summary: KNOWN[k]?.summary }])),
-      ...(campaign === 'diff' ? { fdElementsChecked: merged.fdElements, fdElementsSkippedAtKinks: merged.fdKinks, worstScaledError: merged.worstErr } : {}),
+      knownIssues: Object.fromEntries(
+        Object.entries(merged.knownCounts).map(([k, v]) => [
+          k,
+          { cases: v, summary: KNOWN[k]?.summary },
+        ]),
+      ),
+      ...(campaign === 'diff'
+        ? {
+            fdElementsChecked: merged.fdElements,
+            fdElementsSkippedAtKinks: merged.fdKinks,
+            worstScaledError: merged.worstErr,
+          }
+        : {}),
       bugs,
     }
-    log(`  ${merged.cases} cases in ${seconds.toFixed(0)} s; ${bugs.filter((b) => !b.known).length} distinct bugs, ${bugs.filter((b) => b.known).length} known issues`)
+    log(
+      `  ${merged.cases} cases in ${seconds.toFixed(0)} s; ${bugs.filter((b) => !b.known).length} distinct bugs, ${bugs.filter((b) => b.known).length} known issues`,
+    )
   }
   summary.finished = new Date().toISOString()
   const text = JSON.stringify(summary, null, 2) + '\n'
@@ -220,10 +320,15 @@ if (!isMainThread) {
     from: job.from,
     moduleEvery: job.moduleEvery,
     timeoutMs: job.timeoutMs,
-    onCase: (index, text) => parentPort!.postMessage({ type: 'case', index, text } satisfies FromWorker),
+    onCase: (index, text) =>
+      parentPort!.postMessage({ type: 'case', index, text } satisfies FromWorker),
   }).then(
     (report) => parentPort!.postMessage({ type: 'done', report } satisfies FromWorker),
-    (e: unknown) => parentPort!.postMessage({ type: 'error', message: String((e as Error)?.stack ?? e) } satisfies FromWorker),
+    (e: unknown) =>
+      parentPort!.postMessage({
+        type: 'error',
+        message: String((e as Error)?.stack ?? e),
+      } satisfies FromWorker),
   )
 } else if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   main(process.argv.slice(2)).then(

@@ -69,7 +69,11 @@ class Bug extends Error {
 
 const describeError = (e: unknown) => {
   const err = e as Error
-  const where = (err.stack ?? '').split('\n').slice(1, 4).map((l) => l.trim()).join(' | ')
+  const where = (err.stack ?? '')
+    .split('\n')
+    .slice(1, 4)
+    .map((l) => l.trim())
+    .join(' | ')
   return `${err.name ?? 'Error'}: ${err.message ?? String(e)}${where ? ` [${where}]` : ''}`
 }
 
@@ -87,11 +91,15 @@ export function diagnosticProblem(d: Diagnostic, text: string): string | undefin
   const lines = text.split('\n')
   if (d.span.line < 1 || d.span.line > lines.length) return `line ${d.span.line} outside the file`
   const line = lines[d.span.line - 1]!.replace(/\r$/, '')
-  if (d.span.col < 1 || d.span.col > lines[d.span.line - 1]!.length + 1) return `column ${d.span.col} outside line ${d.span.line} (${line.length} columns)`
+  if (d.span.col < 1 || d.span.col > lines[d.span.line - 1]!.length + 1)
+    return `column ${d.span.col} outside line ${d.span.line} (${line.length} columns)`
   // Words the source has (a name `NaN` or `undefined` may be quoted back) do not count.
   const words = new Set(text.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? [])
-  const own = d.message.replace(/'[^']*'/g, "''").replace(/[A-Za-z_][A-Za-z0-9_]*/g, (w) => (words.has(w) ? '' : w))
-  if (/internal|\bundefined\b|\bNaN\b|\[object|\bnull\b/.test(own)) return `message leaks internals: ${d.message}`
+  const own = d.message
+    .replace(/'[^']*'/g, "''")
+    .replace(/[A-Za-z_][A-Za-z0-9_]*/g, (w) => (words.has(w) ? '' : w))
+  if (/internal|\bundefined\b|\bNaN\b|\[object|\bnull\b/.test(own))
+    return `message leaks internals: ${d.message}`
   if (!d.message.trim()) return 'empty message'
   return undefined
 }
@@ -100,7 +108,12 @@ export function diagnosticProblem(d: Diagnostic, text: string): string | undefin
  * Sizes for every axis of a layer: leaf axes 1..3 (sized factors from the hypers), parents the
  * products of their factors. The run refuses what does not fit (a hyper that is not a size).
  */
-export function chooseSizes(layer: CheckedLayer, r: () => number, lo = 1, hi = 3): Record<string, number> {
+export function chooseSizes(
+  layer: CheckedLayer,
+  r: () => number,
+  lo = 1,
+  hi = 3,
+): Record<string, number> {
   const hypers = bindHypers(layer, {})
   // A record without a prototype: axes may be called `__proto__` or `toString`.
   const sizes: Record<string, number> = Object.create(null)
@@ -119,16 +132,23 @@ export function chooseSizes(layer: CheckedLayer, r: () => number, lo = 1, hi = 3
 }
 
 /** A random case for a layer: inputs in [-1, 1], params near their initial value, state in [0.5, 1.5], dy in [0.5, 1.5]. */
-export function randomCase(layer: CheckedLayer, axes: Record<string, number>, r: () => number, withDy = true): RunCase {
+export function randomCase(
+  layer: CheckedLayer,
+  axes: Record<string, number>,
+  r: () => number,
+  withDy = true,
+): RunCase {
   const sizes = new Map(Object.entries(axes))
   const inputs: Record<string, Float64Array> = Object.create(null)
   const fill = (n: number, f: () => number) => Float64Array.from({ length: n }, f)
   for (const t of layer.inputs) inputs[t.name] = fill(sizeOf(t.axes, sizes), () => 2 * r() - 1)
-  for (const t of layer.params) inputs[t.name] = fill(sizeOf(t.axes, sizes), () => (t.init ?? 0) + r() - 0.5)
+  for (const t of layer.params)
+    inputs[t.name] = fill(sizeOf(t.axes, sizes), () => (t.init ?? 0) + r() - 0.5)
   for (const t of layer.states) inputs[t.name] = fill(sizeOf(t.axes, sizes), () => 0.5 + r())
   const c: RunCase = { axes, hyper: {}, inputs }
   if (withDy) {
-    if (layer.outputs.length === 1) c.dy = fill(sizeOf(layer.outputs[0]!.axes, sizes), () => 0.5 + r())
+    if (layer.outputs.length === 1)
+      c.dy = fill(sizeOf(layer.outputs[0]!.axes, sizes), () => 0.5 + r())
     else {
       const dy: Record<string, Float64Array> = Object.create(null)
       for (const o of layer.outputs) dy[o.name] = fill(sizeOf(o.axes, sizes), () => 0.5 + r())
@@ -138,7 +158,8 @@ export function randomCase(layer: CheckedLayer, axes: Record<string, number>, r:
   return c
 }
 
-const modesOf = (l: CheckedLayer): ('train' | 'eval')[] => (l.hasForward ? ['train'] : ['train', 'eval'])
+const modesOf = (l: CheckedLayer): ('train' | 'eval')[] =>
+  l.hasForward ? ['train'] : ['train', 'eval']
 
 /** The back end on one checked layer: every stage, every mode. */
 async function backEnd(layer: CheckedLayer, opts: StageOptions): Promise<'ok' | 'refused'> {
@@ -160,7 +181,8 @@ async function backEnd(layer: CheckedLayer, opts: StageOptions): Promise<'ok' | 
     const text = at('backward-program', () => printLayer(backwardLayer(g)))
     const fe = at('backward-program', () => frontend([{ file: 'derived.norm', text }]))
     const errs = fe.diagnostics.filter((d) => d.severity === 'error')
-    if (errs.length) throw new Bug('backward-program', `the derived backward does not check: ${errs[0]!.message}`)
+    if (errs.length)
+      throw new Bug('backward-program', `the derived backward does not check: ${errs[0]!.message}`)
   }
   if (opts.module) {
     for (const precision of ['f32', 'f64'] as const) {
@@ -193,10 +215,21 @@ async function backEnd(layer: CheckedLayer, opts: StageOptions): Promise<'ok' | 
       try {
         const res = run()
         const outs = Object.keys(res.outputs)
-        if (outs.length !== layer.outputs.length) throw new Bug(stage, `${outs.length} outputs in the result, the layer has ${layer.outputs.length}`)
-        if (res.grads && Object.keys(res.grads).length !== layer.inputs.length + layer.params.length)
-          throw new Bug(stage, `${Object.keys(res.grads).length} gradients in the result, expected ${layer.inputs.length + layer.params.length}`)
-        if (Object.keys(res.state).length !== layer.states.length) throw new Bug(stage, `${Object.keys(res.state).length} state buffers in the result`)
+        if (outs.length !== layer.outputs.length)
+          throw new Bug(
+            stage,
+            `${outs.length} outputs in the result, the layer has ${layer.outputs.length}`,
+          )
+        if (
+          res.grads &&
+          Object.keys(res.grads).length !== layer.inputs.length + layer.params.length
+        )
+          throw new Bug(
+            stage,
+            `${Object.keys(res.grads).length} gradients in the result, expected ${layer.inputs.length + layer.params.length}`,
+          )
+        if (Object.keys(res.state).length !== layer.states.length)
+          throw new Bug(stage, `${Object.keys(res.state).length} state buffers in the result`)
       } catch (e) {
         if (e instanceof Bug) throw e
         if (e instanceof NormcError) {
@@ -217,7 +250,13 @@ export async function runStages(text: string, opts: StageOptions = {}): Promise<
   const done = (o: Omit<Outcome, 'ms' | 'layers'>): Outcome => {
     const ms = performance.now() - t0
     if (opts.timeoutMs !== undefined && ms > opts.timeoutMs && o.result !== 'bug')
-      return { result: 'bug', stage: 'time', message: `took ${ms.toFixed(0)} ms (bound ${opts.timeoutMs} ms)`, layers, ms }
+      return {
+        result: 'bug',
+        stage: 'time',
+        message: `took ${ms.toFixed(0)} ms (bound ${opts.timeoutMs} ms)`,
+        layers,
+        ms,
+      }
     return { ...o, layers, ms }
   }
   try {
