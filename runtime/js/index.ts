@@ -172,14 +172,24 @@ export class JsLayer {
     return t
   }
 
+  /** The instance's own buffer for output slot i of a step, made on first use. */
+  private outputBuffer(key: string, i: number, axes: readonly string[]): Tensor {
+    const w = this.work.get(key)!
+    if (w[i]!.length === 0 && this.sizeOfAxes(axes) > 0) w[i] = this.alloc(axes)
+    return w[i]!
+  }
+
   /** Work buffers of a step, allocated once per instance and mode. */
   private workFor(key: string, specs: BufferSpec[]): Tensor[] {
     let w = this.work.get(key)
     if (!w) {
+      // Only the step's own buffers: inputs, params, state and dy are the caller's, and an
+      // output buffer is made only when the caller gives none (see outputBuffer).
+      const none = new Float64Array(0)
       w = specs.map((s) =>
         s.role === 'temp' || s.role === 'shift' || s.role === 'saved' || s.role === 'update'
           ? this.alloc(s.axes, true)
-          : this.alloc(s.axes),
+          : none,
       )
       this.work.set(key, w)
     }
@@ -264,7 +274,9 @@ export class JsLayer {
               : opts.out
       const given = from && ownValue(from, u.name)
       if (u.role === 'output')
-        B[u.i] = given ? this.check(u.name, given, u.axes) : this.work.get(`f${mode}`)![u.i]!
+        B[u.i] = given
+          ? this.check(u.name, given, u.axes)
+          : this.outputBuffer(`f${mode}`, u.i, u.axes)
       else B[u.i] = this.check(u.name, given, u.axes)
     }
     c.forward(B, this.S, this.H)
@@ -312,7 +324,9 @@ export class JsLayer {
       } else if (u.role === 'output') {
         const name = u.name.slice(1)
         const given = out && ownValue(out, name)
-        B[u.i] = given ? this.check(name, given, u.axes) : this.work.get(`b${saved.mode}`)![u.i]!
+        B[u.i] = given
+          ? this.check(name, given, u.axes)
+          : this.outputBuffer(`b${saved.mode}`, u.i, u.axes)
       }
     }
     c.backward(B, this.S, this.H)

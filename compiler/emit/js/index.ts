@@ -68,6 +68,13 @@ class StepEmitter {
   readonly lines: string[] = []
   readonly buffers: BufferSpec[] = []
   private readonly bufIndex = new Map<number, number>()
+  /** Float64 accumulators of reductions whose own buffer is an output. */
+  private readonly accOf = new Map<number, number>()
+
+  /** The buffer a reduction accumulates into. */
+  private acc(r: Node): number {
+    return this.accOf.get(r.id) ?? this.bufIndex.get(r.id)!
+  }
   private indent = 1
 
   constructor(
@@ -119,6 +126,16 @@ class StepEmitter {
       if (!this.hasBuffer(rootTarget(u.node))) this.buffer(rootTarget(u.node), 'update', u.name)
     for (const s of step.saved) if (!this.hasBuffer(s)) this.buffer(s, 'saved')
     for (const n of step.materialized) if (!this.hasBuffer(n)) this.buffer(n, 'temp')
+    // A reduction that is an output accumulates in a float64 buffer of its own (an output buffer
+    // may be a Float32Array), copied out after its stage.
+    for (const st of step.stages)
+      for (const r of st.reductions) {
+        const role = this.buffers[this.bufIndex.get(r.id)!]!.role
+        if (role === 'output' || role === 'update') {
+          this.buffers.push({ role: 'temp', axes: leafAxes(r, this.axes) })
+          this.accOf.set(r.id, this.buffers.length - 1)
+        }
+      }
     const shiftOf = new Map<number, number>()
     for (const st of step.stages)
       for (const m of st.moments) {
@@ -202,7 +219,7 @@ class StepEmitter {
     // Prologue: reset accumulators; moments take their shift from each group's first element.
     for (const r of st.reductions) {
       const init = r.op === 'rmax' ? '-Infinity' : r.op === 'rmin' ? 'Infinity' : '0'
-      this.emit(`b${this.bufIndex.get(r.id)}.fill(${init})`)
+      this.emit(`b${this.acc(r)}.fill(${init})`)
     }
     for (const m of st.moments) {
       this.emit(`b${this.bufIndex.get(m.sum1.id)}.fill(0)`)
@@ -301,7 +318,7 @@ class StepEmitter {
           const m = st.moments.find((x) => x.sum1.id === id)
           const r = m ? m.sum1 : st.reductions.find((x) => x.id === id)!
           const idx = this.offset(r, j, loops)
-          const b = this.bufIndex.get(r.id)!
+          const b = this.acc(r)
           if (r.op === 'rmax' || r.op === 'rmin') {
             const f = r.op === 'rmax' ? 'Math.max' : 'Math.min'
             this.emit(`b${b}[${idx}] = ${f}(b${b}[${idx}], ${total(id)})`)
@@ -318,7 +335,7 @@ class StepEmitter {
         const p = flushLevel.get(r.id)!
         const f = r.op === 'rmax' ? 'Math.max' : r.op === 'rmin' ? 'Math.min' : ''
         if (p === loops.length) {
-          const ref = `b${this.bufIndex.get(r.id)}[${this.offset(r, j, loops)}]`
+          const ref = `b${this.acc(r)}[${this.offset(r, j, loops)}]`
           this.emit(f ? `${ref} = ${f}(${ref}, ${v})` : `${ref} += ${v}`)
         } else this.emit(f ? `a${r.id} = ${f}(a${r.id}, ${v})` : `a${r.id} += ${v}`)
       }
@@ -339,6 +356,9 @@ class StepEmitter {
     body(0)
     this.indent--
     this.emit('}')
+    for (const r of st.reductions)
+      if (this.accOf.has(r.id))
+        this.emit(`b${this.bufIndex.get(r.id)}.set(b${this.accOf.get(r.id)})`)
     // Epilogue: undo the shift: Σx = Σ(x − k) + m·k; Σ(x − μ)² = Σ(x − k)² − (Σ(x − k))² / m.
     for (const m of st.moments) {
       const b1 = this.bufIndex.get(m.sum1.id)!
