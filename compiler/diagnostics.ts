@@ -21,7 +21,8 @@ export function formatDiagnosticLine(d: Diagnostic): string {
 export function formatDiagnostic(d: Diagnostic, source: string | undefined): string {
   const head = formatDiagnosticLine(d)
   if (source === undefined) return head
-  const lines = source.split(/\r?\n/)
+  // Lines end as the lexer counts them: LF, CRLF, or a lone CR.
+  const lines = source.split(/\r\n|\r|\n/)
   const text = lines[d.span.line - 1]
   if (text === undefined) return head
   const shown = text.replace(/\t/g, ' ')

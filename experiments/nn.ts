@@ -329,13 +329,6 @@ export class Mlp {
     }
     return { accuracy: correct / data.n, loss: lossSum / data.n }
   }
-
-  /** The parameter tensor `block.name`. */
-  param(name: string): Param {
-    const p = this.params.find((q) => q.name === name)
-    if (!p) throw new Error(`no param ${name}`)
-    return p
-  }
 }
 
 function argmax(a: Float32Array, offset: number, n: number): number {

@@ -3,16 +3,16 @@
 //
 // The step functions may declare and read their own variables (b3, v12, o3_1, s0, …), index the
 // arguments B, S, H and the buffers, loop, compare, branch in conditional expressions, do
-// arithmetic, call Math's functions and a buffer's fill(). Nothing else: no other calls, no
-// `new`, no property other than Math.f / .length / .fill, no strings but 'use strict', no
-// functions, templates, `this`, imports or globals. A module (`normc compile --target js`) may
+// arithmetic, call Math's functions, a buffer's fill() and bN.set(bM). Nothing else: no other
+// calls, no `new`, no property other than Math.f / .length / .fill / .set, no strings but
+// 'use strict', no functions, templates, `this`, imports or globals. A module (`normc compile --target js`) may
 // also export `meta`, pure data: objects, arrays, strings, numbers, null.
 
 import { parse, tokenizer, type Node as AcornNode } from 'acorn'
 
 /** Identifiers generated code may use (the hostile-source test's list, plus `f` for wrapping). */
 export const ALLOWED_IDENTIFIER =
-  /^(?:[bvsiojkadtmn]\d*(?:_\d+)?|[BSH]|d|s|m|t|Math|sqrt|exp|log|abs|tanh|max|min|sign|Infinity|NaN|fill|length|meta|let|forward_(?:train|eval)|backward_(?:train|eval))$/
+  /^(?:[bvsiojkadtmn]\d*(?:_\d+)?|[BSH]|d|s|m|t|Math|sqrt|exp|log|abs|tanh|max|min|sign|Infinity|NaN|fill|set|length|meta|let|forward_(?:train|eval)|backward_(?:train|eval))$/
 
 const MATH_FUNCTIONS = new Set(['sqrt', 'exp', 'log', 'abs', 'tanh', 'max', 'min', 'sign'])
 const BINARY_OPS = new Set(['+', '-', '*', '/', '**', '<', '<=', '>', '>=', '==='])
@@ -123,6 +123,14 @@ function checkTree(root: N): string[] {
           /^b\d+$/.test(String(obj.name))
         ) {
           /* bN.fill(…) */
+        } else if (
+          obj.type === 'Identifier' &&
+          prop === 'set' &&
+          /^b\d+$/.test(String(obj.name)) &&
+          (n.arguments as N[]).length === 1 &&
+          /^b\d+$/.test(String((n.arguments as N[])[0]!.name))
+        ) {
+          /* bN.set(bM): a copy between the step's own buffers */
         } else return fail(n, `call of ${String(obj.name)}.${prop}`)
         for (const a of n.arguments as N[]) expr(a)
         return

@@ -269,6 +269,7 @@ export async function main(argv: string[]): Promise<number> {
           ? await shrink(b, o.chunk).catch(() => b.text)
           : b.text
       bugs.push({
+        where: b.where,
         signature: b.signature,
         count: merged.bugCounts[b.signature],
         known: b.known ?? null,

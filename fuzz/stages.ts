@@ -12,7 +12,7 @@ import { frontend } from '../compiler/frontend.js'
 import { deriveBackward } from '../compiler/grad/index.js'
 import { lowerLayer } from '../compiler/lower/index.js'
 import { compileLayerGraphs } from '../compiler/pipeline.js'
-import { printLayer } from '../compiler/print/index.js'
+import { formatFile, printLayer } from '../compiler/print/index.js'
 import { planLayer } from '../compiler/schedule/index.js'
 import { sizeOf } from '../runtime/interp.js'
 import { runStepJs } from '../runtime/js/step.js'
@@ -25,6 +25,7 @@ import { checkModule, checkStepBody } from './codecheck.js'
 export type Stage =
   | 'frontend'
   | 'diagnostics'
+  | 'format'
   | 'lower'
   | 'grad'
   | 'simplify'
@@ -88,10 +89,11 @@ function at<T>(stage: Stage, f: () => T): T {
 
 /** A diagnostic is located inside its file and says something (no leaked internals). */
 export function diagnosticProblem(d: Diagnostic, text: string): string | undefined {
-  const lines = text.split('\n')
+  // Lines end as the lexer counts them: LF, CRLF or a lone CR.
+  const lines = text.split(/\r\n|\r|\n/)
   if (d.span.line < 1 || d.span.line > lines.length) return `line ${d.span.line} outside the file`
-  const line = lines[d.span.line - 1]!.replace(/\r$/, '')
-  if (d.span.col < 1 || d.span.col > lines[d.span.line - 1]!.length + 1)
+  const line = lines[d.span.line - 1]!
+  if (d.span.col < 1 || d.span.col > line.length + 1)
     return `column ${d.span.col} outside line ${d.span.line} (${line.length} columns)`
   // Words the source has (a name `NaN` or `undefined` may be quoted back) do not count.
   const words = new Set(text.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? [])
@@ -264,6 +266,13 @@ export async function runStages(text: string, opts: StageOptions = {}): Promise<
     for (const d of fe.diagnostics) {
       const p = diagnosticProblem(d, text)
       if (p) throw new Bug('diagnostics', `${p} (${d.span.line}:${d.span.col}: ${d.message})`)
+    }
+    // Whatever parses formats to text that parses back to the same program (formatFile throws
+    // otherwise), and formatting is idempotent.
+    const f = at('format', () => formatFile(text, 'fuzz.norm'))
+    if (f.formatted !== undefined && !f.diagnostics.some((d) => d.severity === 'error')) {
+      const again = at('format', () => formatFile(f.formatted!, 'fuzz.norm'))
+      if (again.formatted !== f.formatted) throw new Bug('format', 'formatting is not idempotent')
     }
     if (fe.diagnostics.some((d) => d.severity === 'error')) return done({ result: 'diagnostics' })
     let refused = false

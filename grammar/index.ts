@@ -57,7 +57,7 @@ const ruleWhat: Record<string, string> = {
 }
 
 function endOfSource(src: string): Span {
-  const lines = src.split('\n')
+  const lines = src.split(/\r\n|\r|\n/) // as the lexer counts lines: LF, CRLF or a lone CR
   const line = lines.length
   const col = lines[lines.length - 1]!.length + 1
   return { start: src.length, end: src.length, line, col, endLine: line, endCol: col }

@@ -9,6 +9,24 @@ import { NormcError } from '../compiler/diagnostics.js'
 /** Tensors larger than this many elements are refused before allocation (2^31 − 1 indices). */
 export const MAX_ELEMENTS = 2 ** 31 - 1
 
+/**
+ * The most memory one step may allocate (8 GiB): the interpreter's values, or the js target's
+ * buffers, in total. Sizes that would need more are refused, with the amount, before anything
+ * is allocated: a case file cannot make normc exhaust the machine's memory.
+ */
+export const MAX_BYTES = 2 ** 33
+
+/** `bytes` as GiB, for messages. */
+export const gib = (bytes: number) => `${(bytes / 2 ** 30).toPrecision(3)} GiB`
+
+/** Refuses a total allocation beyond MAX_BYTES: `what` says what would be allocated. */
+export function checkBytes(bytes: number, what: string): void {
+  if (bytes > MAX_BYTES)
+    throw new NormcError(
+      `${what} would need ${gib(bytes)}, more than the ${gib(MAX_BYTES)} normc allows in one step`,
+    )
+}
+
 export function evalSize(e: Expr, hypers: ReadonlyMap<string, number>): number {
   switch (e.kind) {
     case 'num':
@@ -105,12 +123,15 @@ export function bindSizes(
     } else if (known !== total)
       throw new NormcError(`axis ${p.name} = ${total}, but ${p.factors!.join(' * ')} = ${known}`)
   }
+  let total = 0
   for (const t of [...layer.inputs, ...layer.params, ...layer.states, ...layer.outputs]) {
     const n = t.axes.reduce((acc, a) => acc * sizes.get(a)!, 1)
     if (n > MAX_ELEMENTS)
       throw new NormcError(
         `'${t.name}' would have ${n} elements, more than the ${MAX_ELEMENTS} normc supports`,
       )
+    total += n * 8
   }
+  checkBytes(total, `the inputs, params, state and outputs of ${layer.decl.name}`)
   return sizes
 }

@@ -8,7 +8,7 @@ import { compileLayerGraphs, type LayerGraphs } from '../compiler/pipeline.js'
 import { topoOrder, type Node } from '../compiler/ir/index.js'
 import type { RunCase } from './case.js'
 import { evaluate, sizeOf, type Sizes } from './interp.js'
-import { bindHypers, bindSizes, MAX_ELEMENTS } from './sizes.js'
+import { bindHypers, bindSizes, checkBytes, MAX_ELEMENTS } from './sizes.js'
 
 // Names are the user's: `__proto__` or `toString` must be ordinary keys, read and written as
 // own properties (a plain `o[k] = v` with k = '__proto__' would set the prototype instead).
@@ -88,15 +88,21 @@ export function bindCase(layer: CheckedLayer, c: RunCase): BoundCase {
   return { sizes, hypers, tensors, hasDy }
 }
 
-/** Refuses graphs whose intermediates would not fit before allocating anything. */
+/**
+ * Refuses graphs whose intermediates would not fit before allocating anything: one too large
+ * to index, or all of them (the interpreter keeps every value of the step) beyond MAX_BYTES.
+ */
 export function checkGraphSizes(roots: readonly Node[], sizes: Sizes): void {
+  let total = 0
   for (const n of topoOrder(roots)) {
     const s = sizeOf(n.axes, sizes)
     if (s > MAX_ELEMENTS)
       throw new NormcError(
         `an intermediate of axes [${n.axes.join(', ')}] would have ${s} elements, too many`,
       )
+    total += s * 8
   }
+  checkBytes(total, 'the interpreter (float64, every intermediate kept)')
 }
 
 /** Runs one step of `layer` in `mode` on the interpreter. */
@@ -106,12 +112,13 @@ export function runStepInterp(
   c: RunCase,
   graphs: LayerGraphs = compileLayerGraphs(layer, mode),
 ): StepResult {
-  const bound = bindCase(layer, c)
   const fwd = graphs.forward
   const roots: Node[] = [...fwd.outputs.map((o) => o.node), ...fwd.updates.map((u) => u.node)]
-  const bwd = bound.hasDy ? graphs.backward.program.outputs : []
+  const bwd = c.dy !== undefined ? graphs.backward.program.outputs : []
   roots.push(...bwd.map((o) => o.node))
-  checkGraphSizes(roots, bound.sizes)
+  // Sizes first: nothing (not even default params) is allocated for a step that cannot fit.
+  checkGraphSizes(roots, bindSizes(layer, c.axes, bindHypers(layer, c.hyper)))
+  const bound = bindCase(layer, c)
   const vals = evaluate(
     roots,
     { sizes: bound.sizes, tensors: bound.tensors, hypers: bound.hypers },

@@ -313,7 +313,7 @@ class LayerChecker {
         span,
         `'${name}' is the name of the upstream gradient ${of}: choose another name`,
       )
-      return false
+      // Still declared, so that its uses report nothing more.
     }
     const prev = this.values.get(name)
     if (prev) {

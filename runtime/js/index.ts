@@ -15,7 +15,7 @@ import { compileLayerGraphs } from '../../compiler/pipeline.js'
 import { planLayer, rootTarget, type KernelPlan } from '../../compiler/schedule/index.js'
 import { upstreamName } from '../../compiler/check/index.js'
 import { checkBindTimeDivisions, sizeOf } from '../interp.js'
-import { bindHypers, bindSizes } from '../sizes.js'
+import { bindHypers, bindSizes, checkBytes, MAX_ELEMENTS } from '../sizes.js'
 import { ownValue, setOwn } from '../step.js'
 
 export type Precision = 'f32' | 'f64'
@@ -75,7 +75,8 @@ interface Binding {
   /** Slots the caller fills: inputs, params, state, upstream gradients, output buffers. */
   user: { i: number; role: string; name: string; axes: string[] }[]
   outputs: { name: string; i: number }[]
-  updates: { name: string; i: number }[]
+  /** State updates: the slot of the new value; `copy` when that slot is a leaf (s <- x). */
+  updates: { name: string; i: number; copy?: Float64Array }[]
   /** Slots the backward reads from the forward, by node. */
   leaves: { id: number; i: number }[]
   /** State the backward reads: copied before the update. */
@@ -183,6 +184,20 @@ export class JsLayer {
   private workFor(key: string, specs: BufferSpec[]): Tensor[] {
     let w = this.work.get(key)
     if (!w) {
+      // Before allocating: every buffer indexable, and what this instance allocates (its work
+      // buffers and outputs; the caller's tensors exist already) within the memory budget.
+      let bytes = 0
+      for (const s of specs) {
+        const n = sizeOf(s.axes, this.sizes)
+        if (n > MAX_ELEMENTS)
+          throw new NormcError(
+            `a buffer of axes [${s.axes.join(', ')}] would have ${n} elements, too many`,
+          )
+        if (s.role === 'temp' || s.role === 'shift' || s.role === 'saved' || s.role === 'update')
+          bytes += n * 8
+        else if (s.role === 'output') bytes += n * (this.precision === 'f64' ? 8 : 4)
+      }
+      checkBytes(bytes, `the js target's buffers for ${this.layer.decl.name}`)
       // Only the step's own buffers: inputs, params, state and dy are the caller's, and an
       // output buffer is made only when the caller gives none (see outputBuffer).
       const none = new Float64Array(0)
@@ -223,10 +238,18 @@ export class JsLayer {
         name: step === 'forward' ? o.name : o.name.slice(1),
         i: indexOf(rootTarget(o.node)),
       })),
-      updates: c.plan.forward.updates.map((u) => ({
-        name: u.name,
-        i: specs.findIndex((s) => s.role === 'update' && s.name === u.name),
-      })),
+      updates: c.plan.forward.updates.map((u) => {
+        const i = specs.findIndex((s) => s.role === 'update' && s.name === u.name)
+        if (i >= 0) return { name: u.name, i }
+        // An update that is an input, param or state as it is (s <- x, a <- b) has no slot of
+        // its own: it is copied from the leaf before any state changes.
+        const leaf = indexOf(rootTarget(u.node))
+        return {
+          name: u.name,
+          i: leaf,
+          copy: new Float64Array(leaf >= 0 ? this.sizeOfAxes(specs[leaf]!.axes) : 0),
+        }
+      }),
       // What the backward reads: leaves and saved values, including a saved value that is
       // also an output (y = t / (sum(x, [N]) ^ 2 + 0.5) saves y itself).
       leaves: specs.flatMap((s, i) =>
@@ -290,13 +313,14 @@ export class JsLayer {
       leaves.set(sn.id, sn.snap)
     }
     if (mode === 'train' && opts.updateState !== false) {
+      for (const u of b.updates) if (u.copy && u.i >= 0) u.copy.set(B[u.i]!)
       for (const u of b.updates) {
         const target = opts.state && ownValue(opts.state, u.name)
         if (!(u.i >= 0 && target)) continue
         // An output that is the state itself (y = s) is the state before the step: keep a copy.
         for (const o of b.outputs)
           if (ownValue(outputs, o.name) === target) setOwn(outputs, o.name, target.slice())
-        target.set(B[u.i]!)
+        target.set(u.copy ?? B[u.i]!)
       }
     }
     return { outputs, saved: b.saved }

@@ -6,10 +6,11 @@ import { exampleFiles } from '../utils/ast.js'
 const examples = exampleFiles()
 
 describe('examples', () => {
-  it('are the seven layers of the design', () => {
+  it('are the seven layers of the design, and BatchNorm channels-last', () => {
     expect(examples.map((e) => e.file)).toEqual([
       'examples/batchnorm1d.norm',
       'examples/batchnorm2d.norm',
+      'examples/batchnorm2d_nhwc.norm',
       'examples/batchrenorm.norm',
       'examples/groupnorm.norm',
       'examples/instancenorm.norm',
@@ -36,6 +37,7 @@ describe('examples', () => {
     expect(r.layers.map((l) => l.decl.name).sort()).toEqual([
       'BatchNorm1d',
       'BatchNorm2d',
+      'BatchNorm2dNHWC',
       'BatchRenorm',
       'GroupNorm',
       'InstanceNorm2d',
