@@ -53,6 +53,8 @@ export interface ChunkOptions {
   from?: number
   /** Build the ES module (prettier) every this many cases; 0: never. */
   moduleEvery?: number
+  /** Run one step (interp, js f64, js f32) every this many cases; 0: never. Default 1. */
+  runEvery?: number
   timeoutMs?: number
   /** Called before each case (workers report it, to name a case that hangs). */
   onCase?: (index: number, text: string) => void
@@ -87,11 +89,11 @@ const bump = (o: Record<string, number>, k: string, n = 1) => (o[k] = (o[k] ?? 0
 /** One crash-fuzzing case: the outcome, with known issues separated. */
 export async function crashCase(
   text: string,
-  opts: { module: boolean; seed: number; timeoutMs?: number },
+  opts: { module: boolean; seed: number; timeoutMs?: number; run?: boolean },
 ): Promise<Outcome & { known?: string }> {
   const o = await runStages(text, {
     module: opts.module,
-    run: true,
+    run: opts.run ?? true,
     seed: opts.seed,
     ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
   })
@@ -166,8 +168,10 @@ export async function runChunk(opts: ChunkOptions): Promise<ChunkReport> {
       opts.onCase?.(index, input.text)
       const t0 = performance.now()
       const moduleEvery = opts.moduleEvery ?? 20
+      const runEvery = opts.runEvery ?? 1
       const o = await crashCase(input.text, {
         module: moduleEvery > 0 && index % moduleEvery === 0,
+        run: runEvery > 0 && index % runEvery === 0,
         seed: opts.seed + index,
         ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
       })

@@ -3,6 +3,7 @@
 
 import { NormcError } from '../../compiler/diagnostics.js'
 import { checkLayer, type Row } from '../../runtime/check/index.js'
+import { createProgress } from '../progress.js'
 import { findSpec, specCandidates } from '../../runtime/check/lookup.js'
 import { formatReport, reportJson } from '../../runtime/check/report.js'
 import {
@@ -118,6 +119,10 @@ Exit: 0 every check passed, 1 a check failed or the input was wrong, 2 usage err
 
     const t0 = performance.now()
     const rows: Row[] = []
+    // Progress on a terminal (stderr; nothing on a pipe): one tick per layer and mode.
+    const progress = createProgress('normc check', {
+      total: layers.reduce((n, l) => n + (mode === 'all' && !l.hasForward ? 2 : 1), 0),
+    })
     try {
       for (const layer of layers) {
         const modes: ('train' | 'eval')[] =
@@ -125,7 +130,8 @@ Exit: 0 every check passed, 1 a check failed or the input was wrong, 2 usage err
         const search = given.length
           ? `--spec ${given.join(', ')}`
           : `looked in ${layer.file} and ${specCandidates(layer.file).join(', ')}`
-        for (const m of modes)
+        for (const m of modes) {
+          progress.tick(1, `${layer.decl.name} ${m}`)
           rows.push(
             ...checkLayer(layer, m, {
               specs: loaded.fe.specs,
@@ -137,6 +143,7 @@ Exit: 0 every check passed, 1 a check failed or the input was wrong, 2 usage err
               ...(order !== undefined ? { order: order as 1 | 2 } : {}),
             }),
           )
+        }
       }
     } catch (e) {
       if (e instanceof NormcError) {
@@ -145,6 +152,7 @@ Exit: 0 every check passed, 1 a check failed or the input was wrong, 2 usage err
       }
       throw e
     }
+    progress.done()
     const ms = performance.now() - t0
     const specsUsed = [
       ...new Set(loaded.fe.specs.filter((s) => layers.includes(s.layer)).map((s) => s.file)),
