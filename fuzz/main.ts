@@ -312,7 +312,7 @@ export async function main(argv: string[]): Promise<number> {
   return unknownBugs ? 1 : 0
 }
 
-if (!isMainThread) {
+if (!isMainThread && (workerData as Job | undefined)?.campaign) {
   const job = workerData as Job
   runChunk({
     campaign: job.campaign,

@@ -17,13 +17,20 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
+/** A short description of a JSON value (never stringifying a deep array or object). */
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return 'an array'
+  if (v !== null && typeof v === 'object') return 'an object'
+  return String(JSON.stringify(v)).slice(0, 40)
+}
+
 export function toNumber(v: unknown, where: string): number {
   if (typeof v === 'number') return v
   if (v === 'NaN') return NaN
   if (v === 'Infinity') return Infinity
   if (v === '-Infinity') return -Infinity
   throw new NormcError(
-    `${where}: expected a number (or "NaN", "Infinity", "-Infinity"), got ${JSON.stringify(v)?.slice(0, 40)}`,
+    `${where}: expected a number (or "NaN", "Infinity", "-Infinity"), got ${describe(v)}`,
   )
 }
 
@@ -44,6 +51,8 @@ function entries(v: unknown, where: string): [string, unknown][] {
 /** Parses and validates the JSON text of a case (shape only; names are checked against the layer later). */
 export function parseCase(text: string, file: string): RunCase {
   let raw: unknown
+  // A byte order mark is not JSON, but editors write one: RFC 8259 lets a parser ignore it.
+  if (text.startsWith('\uFEFF')) text = text.slice(1)
   try {
     raw = JSON.parse(text)
   } catch (e) {

@@ -63,3 +63,15 @@ describe('double backward', () => {
     })
   }
 })
+
+describe('normc grad output with a free axis', () => {
+  it('does not declare the free axis again (it is an input axis of the derived layer)', () => {
+    const src =
+      'layer Lin(x: [B, D]) -> y {\n  axis H\n  param W: [D, H] = 0\n\n  forward {\n    y = sum(x * W, [D])\n  }\n}\n'
+    const layer = frontend([{ file: 'lin.norm', text: src }]).layers[0]!
+    const text = printLayer(backwardLayer(compileLayerGraphs(layer, 'train')))
+    const fe = frontend([{ file: 'derived.norm', text }])
+    expect(fe.diagnostics.filter((d) => d.severity === 'error')).toEqual([])
+    expect(fe.layers[0]!.outputs.map((o) => o.name)).toEqual(['dx', 'dW'])
+  })
+})

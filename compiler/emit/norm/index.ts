@@ -220,7 +220,10 @@ export function programToLayer(
   const outputs: OutputDecl[] = outs.map((o) => ({ name: o.name, nameSpan: sp, span: sp }))
   const items: LayerItem[] = []
   for (const it of source.decl.items) {
-    if (it.kind === 'axis') items.push({ ...it, comments: noComments() })
+    // A free axis (`axis H`) is an input axis of the derived layer (its params are inputs there).
+    const inInputs = prog.inputs.some((i) => i.axes.includes(it.kind === 'axis' ? it.name : ''))
+    if (it.kind === 'axis' && !(it.def === undefined && inInputs))
+      items.push({ ...it, comments: noComments() })
     if (it.kind === 'hyper') items.push({ ...it, comments: noComments() })
   }
   items.push({
