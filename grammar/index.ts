@@ -14,6 +14,37 @@ export * from './ast.js'
 /** Nesting beyond this is refused before the recursive-descent parser could overflow its stack. */
 export const MAX_NESTING = 200
 
+/**
+ * Files with more tokens than this are refused before lexing: the parse tree takes about 2 KB
+ * per token, so a 10 MB file of statements would exhaust the heap (200,000 tokens, ~1 MB of
+ * dense code, is some 100 times the largest layer, and about 0.5 GB to parse).
+ */
+export const MAX_TOKENS = 200_000
+
+/** Where the token after the first MAX_TOKENS stands, if the file has that many (comments skipped). */
+function tooManyTokens(src: string): Span | undefined {
+  const re =
+    /#[^\r\n]*|[ \t\r\n]+|[A-Za-z_][A-Za-z0-9_]*|(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|<-|->|[^]/g
+  let count = 0
+  for (let m = re.exec(src); m; m = re.exec(src)) {
+    const c = m[0].charCodeAt(0)
+    if (c === 35 || c === 32 || c === 9 || c === 10 || c === 13) continue
+    if (++count <= MAX_TOKENS) continue
+    const before = src.slice(0, m.index).split(/\r\n|\r|\n/)
+    const line = before.length
+    const col = before[before.length - 1]!.length + 1
+    return {
+      start: m.index,
+      end: m.index + m[0].length,
+      line,
+      col,
+      endLine: line,
+      endCol: col + m[0].length,
+    }
+  }
+  return undefined
+}
+
 export interface ParseResult {
   ast: NormFile | undefined
   diagnostics: Diagnostic[]
@@ -364,6 +395,18 @@ function keywordsAsNames(toks: IToken[], bag: DiagnosticBag): IToken[] {
 /** Parses `.norm` source. The AST is undefined when the text is not well formed. */
 export function parse(src: string, file = '<input>'): ParseResult {
   const bag = new DiagnosticBag(file)
+  const over = tooManyTokens(src)
+  if (over) {
+    // Nesting too deep before that point is the better message (it comes first in the file).
+    const nesting = new DiagnosticBag(file)
+    const prefix = T.normLexer.tokenize(src.slice(0, over.start)).tokens
+    if (!checkNesting(prefix, nesting)) return { ast: undefined, diagnostics: nesting.items }
+    bag.error(
+      over,
+      `the file has more than ${MAX_TOKENS.toLocaleString('en')} tokens, more than normc reads`,
+    )
+    return { ast: undefined, diagnostics: bag.items }
+  }
   const lexed = T.normLexer.tokenize(src)
   for (const e of lexed.errors) {
     const line = e.line ?? 1

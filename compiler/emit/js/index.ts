@@ -386,7 +386,9 @@ class StepEmitter {
     })
     const dst = out.map((a, j) => `j${j} * (${this.stride(out, [a])})`).join(' + ') || '0'
     const from = out.map((a, j) => `j${j} * (${this.stride(srcAxes, [a])})`).join(' + ') || '0'
-    this.emit(`b${shiftBuf}[${dst}] = b${srcBuf}[${from}]`)
+    // The shift is any value of the group; an infinite or NaN one would turn x − k into
+    // Inf − Inf = NaN where IEEE gives the sum an infinity: those groups are not shifted.
+    this.emit(`{ const k = b${srcBuf}[${from}]; b${shiftBuf}[${dst}] = k - k === 0 ? k : 0 }`)
     out.forEach(() => {
       this.indent--
       this.emit('}')
