@@ -91,17 +91,19 @@ export async function crashCase(
   text: string,
   opts: { module: boolean; seed: number; timeoutMs?: number; run?: boolean },
 ): Promise<Outcome & { known?: string }> {
+  let known: string | undefined
   const o = await runStages(text, {
     module: opts.module,
     run: opts.run ?? true,
     seed: opts.seed,
     ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    onKnown: (id) => (known ??= id),
   })
   if (o.result === 'bug') {
-    const known = knownStageBug(o.stage!, o.message!)
-    if (known) return { ...o, known }
+    const k = knownStageBug(o.stage!, o.message!)
+    if (k) return { ...o, known: k }
   }
-  return o
+  return known && o.result !== 'bug' ? { ...o, known } : o
 }
 
 /** One differential case: unknown findings (and exceptions) are bugs. */
@@ -179,6 +181,7 @@ export async function runChunk(opts: ChunkOptions): Promise<ChunkReport> {
       report.cases++
       bump(report.kinds, input.kind.replace(/^near:.*/, 'near-valid'))
       bump(report.outcomes, o.known ? `known:${o.known}` : o.result)
+      if (o.known && o.result !== 'bug') bump(report.knownCounts, o.known)
       if (o.result === 'bug')
         record({
           where: o.stage!,
