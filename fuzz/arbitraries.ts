@@ -695,7 +695,7 @@ class ExprGen {
     return this.call(f, [a, b], iv)
   }
 
-  /** clamp(x, lo, hi) with lo < hi in safe mode (constants, hypers or expressions). */
+  /** clamp(x, lo, hi), in safe mode with lo and hi apart (either way), of constants, hypers or expressions. */
   private clamp(depth: number, forbid: ReadonlySet<string>): Ex {
     const x = this.expr(depth - 1, forbid)
     let lo = this.c.chance(60) ? this.num() : this.expr(depth - 1, this.union(forbid, x))
@@ -712,6 +712,8 @@ class ExprGen {
         iv: ivAdd(lo2.iv, gap.iv),
       }
     }
+    // Sometimes the other way round, lo > hi: the result is then hi (torch.clamp's convention).
+    if (this.g.safe && this.c.chance(15)) [lo, hi] = [hi, lo]
     const iv = {
       lo: Math.min(Math.max(x.iv.lo, lo.iv.lo), hi.iv.lo),
       hi: Math.min(Math.max(x.iv.hi, lo.iv.hi), hi.iv.hi),

@@ -5,7 +5,8 @@
 // Subgradient conventions, matching PyTorch where it has one:
 // - abs'(0) = sign(0) = 0.
 // - clamp(x, lo, hi) passes the gradient to x where lo <= x <= hi (inclusive, as torch.clamp),
-//   to lo where x < lo and to hi where x > hi.
+//   to lo where x < lo < hi and to hi where x > hi; with lo > hi the result is hi, and all of
+//   the gradient goes to hi (torch.clamp's min > max convention).
 // - max(a, b) / min(a, b) elementwise split the gradient evenly at ties (torch.maximum).
 // - max(x, [R]) / min(x, [R]) split it evenly among the elements that attain the extreme
 //   (torch.amax / torch.amin).
@@ -83,8 +84,12 @@ export const rules: Record<Op, Rule> = {
   eq: none,
   clamp: (n, g, b) => [
     b.mul(g, b.mul(b.binary('ge', arg(n, 0), arg(n, 1)), b.binary('le', arg(n, 0), arg(n, 2)))),
-    b.mul(g, b.binary('lt', arg(n, 0), arg(n, 1))),
-    b.mul(g, b.binary('gt', arg(n, 0), arg(n, 2))),
+    // With lo > hi the result is hi everywhere (torch.clamp): lo gets nothing, hi everything.
+    b.mul(g, b.mul(b.binary('lt', arg(n, 0), arg(n, 1)), b.binary('lt', arg(n, 1), arg(n, 2)))),
+    b.mul(
+      g,
+      b.binary('max', b.binary('gt', arg(n, 0), arg(n, 2)), b.binary('lt', arg(n, 2), arg(n, 1))),
+    ),
   ],
   sum: (n, g, b) => [b.broadcast(g, arg(n, 0).axes)],
   mean: (n, g, b) => [b.broadcast(b.div(g, b.count(n.over!)), arg(n, 0).axes)],

@@ -244,12 +244,23 @@ export function planLayer(graphs: LayerGraphs): KernelPlan {
   const expand = [...savedSet.values()].filter(
     (v) => leafAxes(v, axes).length >= fullSpace.length && v.op !== 'input',
   )
+  // Each node is walked into once: a shared DAG (x1 = x0 * x0 + x0, …) reaches a node by
+  // exponentially many paths.
+  const expanded = new Set<number>()
   while (expand.length) {
     const v = expand.pop()!
     savedSet.delete(v.id)
+    if (expanded.has(v.id)) continue
+    expanded.add(v.id)
     for (const a of v.args) {
       const w = viewed(a)
-      if (isTrivial(w) || savedSet.has(w.id) || (w.op === 'input' && w.role !== 'state')) continue
+      if (
+        isTrivial(w) ||
+        savedSet.has(w.id) ||
+        expanded.has(w.id) ||
+        (w.op === 'input' && w.role !== 'state')
+      )
+        continue
       if (leafAxes(w, axes).length >= fullSpace.length && w.op !== 'input') expand.push(w)
       else savedSet.set(w.id, w)
     }

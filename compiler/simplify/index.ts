@@ -202,7 +202,12 @@ export class Simplifier extends Builder {
 
   /** `axes` with each axis that `fine` splits replaced by its factors. */
   private refine(axes: readonly string[], fine: readonly string[]): string[] {
-    return axes.flatMap((a) => (fine.includes(a) ? [a] : (this.axes.get(a)?.factors ?? [a])))
+    // Recursively: with axis B = M * C and C = L * K, B in the view [M, L, K] is M, L, K.
+    return axes.flatMap((a) => {
+      if (fine.includes(a)) return [a]
+      const f = this.axes.get(a)?.factors
+      return f ? this.refine(f, fine) : [a]
+    })
   }
 
   /** The same elementwise operation on new arguments. */

@@ -50,18 +50,17 @@ describe('the tolerance table (spec/tolerances.md)', () => {
         expect(e['js f64'], row.what).toBeLessThan(1e-13)
         if (variant === 'offset') {
           expect(e['fd (absolute step)'], row.what).toBeLessThan(1e-4)
-          expect(e['js f32 (same inputs)'], row.what).toBeLessThan(1e-6)
-          expect(e['js f32 (end to end)'], row.what).toBeLessThan(1e-2)
+          expect(e['js f32 (same inputs)'], row.what).toBeLessThan(1e-5)
+          // f32 inputs at 1e4 lose 1e-3 each: an error of ulp(1e4) / σ, data-dependent.
+          expect(e['js f32 (end to end)'], row.what).toBeLessThan(1e-1)
         } else {
           expect(e.fd, row.what).toBeLessThan(1e-6)
           // A constant channel with eps = 1e-5 amplifies by 1/sqrt(eps); see the known issue
           // f32-saved-output (an output like dβ is reused, rounded, by dx).
           expect(e['js f32 (same inputs)'], row.what).toBeLessThan(
-            variant === 'constant' ? 1e-4 : 1e-6,
+            variant === 'constant' ? 1e-4 : 1e-5,
           )
-          expect(e['js f32 (end to end)'], row.what).toBeLessThan(
-            variant === 'constant' ? 1e-4 : 1e-6,
-          )
+          expect(e['js f32 (end to end)'], row.what).toBeLessThan(1e-4)
         }
       }
     },

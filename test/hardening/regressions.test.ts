@@ -142,6 +142,38 @@ describe('compiler crashes (fixed)', () => {
   })
 })
 
+describe('the simplifier (fixed)', () => {
+  it('regroups a broadcast through a nested factorisation (B = M * C, C = L * K): shapes and values kept', () => {
+    // refine() split B one level (into M, C) where the view was [M, L, K, S]: a broadcast of
+    // [M, C] to [M, L, K, S], wrong values (and a RangeError in the interpreter elsewhere).
+    const text =
+      'layer L(x: [B, S]) -> y {\n  axis B = M * C\n  axis C = L * K\n  param z: [M, C]\n  forward {\n    y = mean(((x + (z as [B])) as [M, C, S]) as [M, L, K, S], [M, K, S])\n  }\n}\n'
+    expect(findings(text, ['unsimplified', 'js-f64', 'fd'])).toEqual([])
+  })
+})
+
+describe('derivative rules (fixed)', () => {
+  it('clamp(x, lo, hi) with lo > hi is hi: the gradient goes to hi, none to lo (as torch.clamp)', () => {
+    const text =
+      'layer L(x: [N]) -> y {\n  param lo: [] = 1\n  param hi: [] = -1\n  forward {\n    y = clamp(x, lo, hi)\n  }\n}\n'
+    expect(findings(text, ['fd', 'js-f64'])).toEqual([])
+    const layer = layerOf(text)
+    const c = caseFor(layer, { N: 3 })
+    c.inputs.lo = Float64Array.of(1)
+    c.inputs.hi = Float64Array.of(-1)
+    const g = runStepInterp(layer, 'train', c).grads!
+    expect([...g.lo!]).toEqual([0])
+    expect([...g.hi!]).toEqual([1 + 1.1 + 1.2])
+    // lo < hi is unchanged.
+    expect(
+      findings(
+        'layer L(x: [N]) -> y { param lo: [] = -1 param hi: [] = 1 forward { y = clamp(3 * x, lo, hi) } }',
+        ['fd'],
+      ),
+    ).toEqual([])
+  })
+})
+
 describe('the checker (fixed)', () => {
   const errors = (text: string) =>
     frontend([{ file: 'r.norm', text }])
