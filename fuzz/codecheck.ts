@@ -12,7 +12,7 @@ import { parse, tokenizer, type Node as AcornNode } from 'acorn'
 
 /** Identifiers generated code may use (the hostile-source test's list, plus `f` for wrapping). */
 export const ALLOWED_IDENTIFIER =
-  /^(?:[bvsiojkadtmn]\d*(?:_\d+)?|[BSH]|d|s|m|t|Math|sqrt|exp|log|abs|tanh|max|min|sign|Infinity|NaN|fill|set|length|meta|let|forward_(?:train|eval)|backward_(?:train|eval))$/
+  /^(?:[bvsiojkadtmn]\d*(?:_\d+){0,2}|[BSH]|d|s|m|t|Math|sqrt|exp|log|abs|tanh|max|min|sign|Infinity|NaN|fill|set|length|meta|let|forward_(?:train|eval)|backward_(?:train|eval))$/
 
 const MATH_FUNCTIONS = new Set(['sqrt', 'exp', 'log', 'abs', 'tanh', 'max', 'min', 'sign'])
 const BINARY_OPS = new Set(['+', '-', '*', '/', '**', '<', '<=', '>', '>=', '==='])

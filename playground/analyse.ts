@@ -20,6 +20,7 @@ import { checkLayer, type Row } from '../runtime/check/index.js'
 import { formatReport } from '../runtime/check/report.js'
 import { compileMode, type Mode } from '../runtime/js/index.js'
 
+import { gpuJob, type GpuJob } from './gpu-job.js'
 import { EDITOR_FILE } from './protocol.js'
 
 export { EDITOR_FILE }
@@ -95,6 +96,8 @@ export interface Analysis {
   derivation?: DerivationView
   graph?: GraphView
   kernels?: KernelView
+  /** The GPU tab: the gpu.js programs at small sizes and their float64 reference, or why not. */
+  gpu?: { job?: GpuJob; failure?: string }
   /** Specs used by the check, by file. */
   specs: string[]
   /** Why a spec was left out (it no longer checks against the edited layer). */
@@ -304,6 +307,12 @@ export function analyse(req: AnalyseRequest): Analysis {
       ),
       forwardPasses: passCount(c.plan.forward),
       backwardPasses: passCount(c.plan.backward),
+    }
+    // The GPU target is a view of its own: when it cannot be built, the rest still stands.
+    try {
+      result.gpu = { job: gpuJob(layer, mode, graphs, c.plan) }
+    } catch (e) {
+      result.gpu = { failure: e instanceof Error ? e.message : String(e) }
     }
   } catch (e) {
     result.failure = e instanceof Error ? e.message : String(e)

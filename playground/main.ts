@@ -1,6 +1,7 @@
 // The normc playground: type a layer, see its diagnostics, its derived backward (as `.norm`
-// and as math), the generated kernels and the `normc check` report, live. The compiler runs in
-// a worker (worker.ts); this file is the page.
+// and as math), the generated JS and gpu.js kernels and the `normc check` report, live, and run
+// the gpu.js kernels in the page against float64 (the GPU tab). The compiler runs in a worker
+// (worker.ts); this file is the page.
 
 import { EditorState, type Extension } from '@codemirror/state'
 import { EditorView } from '@codemirror/view'
@@ -10,6 +11,8 @@ import katex from 'katex'
 import 'katex/dist/katex.min.css'
 import './style.css'
 import type { Analysis, CheckOutcome, PlaygroundDiagnostic } from './analyse.js'
+import type { GpuJob } from './gpu-job.js'
+import type { GpuJs, GpuRunner, GpuRunReport } from './gpu-run.js'
 import { EDITOR_FILE } from './protocol.js'
 import { normLanguage } from './norm-language.js'
 import type { WorkerReply, WorkerRequest } from './worker.js'
@@ -39,8 +42,7 @@ const $ = <T extends HTMLElement>(id: string) => {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Panels. Each tab of the right-hand side is one of these; a GPU panel with kernels run through
-// gpu.js plugs in here once normc has a GPU emitter.
+// Panels. Each tab of the right-hand side is one of these.
 
 interface Panel {
   id: string
@@ -148,6 +150,213 @@ async function drawGraph(): Promise<void> {
   }
 }
 
+/**
+ * The GPU tab: the layer's gpu.js kernels (compiler/emit/gpu), built by the worker at small
+ * sizes with random inputs and the float64 interpreter's results on them (gpu-job.ts), run here
+ * on the page's thread (WebGL needs a canvas) through gpu.js on the backend chosen, which is
+ * checked: gpu.js falls back to another one silently (gpu-run.ts).
+ */
+const gpuTab = {
+  job: undefined as GpuJob | undefined,
+  /** The job the report on show is about. */
+  shown: undefined as GpuJob | undefined,
+  runner: undefined as Promise<GpuRunner> | undefined,
+  busy: false,
+  again: false,
+}
+
+function details(id: string, title: string, open: boolean): HTMLDetailsElement {
+  const d = document.createElement('details')
+  d.id = id
+  d.open = open
+  const s = document.createElement('summary')
+  s.textContent = title
+  d.append(s, pre(''))
+  return d
+}
+
+function buildGpuPanel(el: HTMLElement): void {
+  const controls = document.createElement('div')
+  controls.className = 'gpu-controls'
+  const backend = document.createElement('select')
+  backend.id = 'gpu-backend'
+  backend.append(new Option('webgl2', 'webgl2'), new Option('webgpu', 'webgpu'))
+  backend.addEventListener('change', () => void runGpu())
+  const label = document.createElement('label')
+  label.append('gpu.js backend ', backend)
+  const button = document.createElement('button')
+  button.type = 'button'
+  button.id = 'gpu-run'
+  button.textContent = 'Run on GPU'
+  button.addEventListener('click', () => void runGpu())
+  const auto = document.createElement('input')
+  auto.type = 'checkbox'
+  auto.id = 'gpu-auto'
+  auto.checked = true
+  const autoLabel = document.createElement('label')
+  autoLabel.append(auto, ' run on every change')
+  controls.append(label, button, autoLabel)
+  const summary = document.createElement('p')
+  summary.id = 'gpu-summary'
+  summary.dataset['state'] = 'idle'
+  summary.setAttribute('role', 'status')
+  const detail = document.createElement('p')
+  detail.id = 'gpu-detail'
+  detail.className = 'note'
+  const table = document.createElement('table')
+  table.id = 'gpu-table'
+  const result = document.createElement('div')
+  result.id = 'gpu-result'
+  result.append(summary, detail, table)
+  el.append(
+    controls,
+    result,
+    note(
+      'One training or evaluation step, forward then backward, on random inputs at small sizes: ' +
+        'float32 on the GPU through gpu.js, in this page, against normc’s float64 interpreter on ' +
+        'the same inputs. Error = max |gpu − f64| / max(|f64|, 1) over each tensor; tolerance ' +
+        '1e-4. Times are upload, kernels and readback; without a GPU the browser draws with a ' +
+        'software renderer (SwiftShader), good for checking, not for speed.',
+    ),
+    details('gpu-forward', 'forward kernels', true),
+    details('gpu-backward', 'backward kernels', false),
+  )
+}
+
+function setGpuSummary(kind: string, text: string): void {
+  const s = $('gpu-summary')
+  s.dataset['state'] = kind
+  s.textContent = text
+}
+
+function renderGpuPanel(el: HTMLElement, a: Analysis): void {
+  if (!el.querySelector('#gpu-summary')) buildGpuPanel(el)
+  const job = a.gpu?.job
+  gpuTab.job = job
+  const forward = el.querySelector<HTMLElement>('#gpu-forward')!
+  const backward = el.querySelector<HTMLElement>('#gpu-backward')!
+  forward.hidden = backward.hidden = !job
+  if (!job) {
+    $('gpu-table').replaceChildren()
+    $('gpu-detail').textContent = ''
+    setGpuSummary(
+      'error',
+      `No GPU kernels for ${a.layer} (${a.mode}): ${a.gpu?.failure ?? 'the layer did not compile'}`,
+    )
+    return
+  }
+  const [fs, bs] = [job.forward, job.backward].map((s) => s.program.kernels.length)
+  forward.querySelector('summary')!.textContent =
+    `forward: ${fs} gpu.js kernel${fs === 1 ? '' : 's'} at ${job.sizes}`
+  forward.querySelector('pre')!.textContent = job.forward.source
+  backward.querySelector('summary')!.textContent =
+    `backward: ${bs} gpu.js kernel${bs === 1 ? '' : 's'} at ${job.sizes}`
+  backward.querySelector('pre')!.textContent = job.backward.source
+  if (gpuTab.shown !== job) {
+    // What is on show is about an earlier text, until this job runs.
+    $('gpu-summary').dataset['stale'] = 'true'
+    $('gpu-result').classList.add('stale')
+    if ($('gpu-summary').dataset['state'] === 'idle')
+      setGpuSummary('idle', `Not run yet: ${job.layer} ${job.mode} at ${job.sizes}.`)
+  }
+  if (state.active === 'gpu' && $<HTMLInputElement>('gpu-auto').checked) void runGpu()
+}
+
+/** gpu.js's browser build (loaded on first use) and a runner on it. */
+async function loadRunner(): Promise<GpuRunner> {
+  const [{ GpuRunner }, mod] = await Promise.all([import('./gpu-run.js'), import('gpu.js')])
+  const m = mod as unknown as { default?: Partial<GpuJs> } & Partial<GpuJs>
+  const gpujs = (m.GPU && m.Input ? m : m.default) as GpuJs | undefined
+  if (!gpujs?.GPU || !gpujs.Input) throw new Error('gpu.js loaded, but without its GPU export')
+  return new GpuRunner(gpujs)
+}
+
+async function runGpu(): Promise<void> {
+  if (gpuTab.busy) {
+    gpuTab.again = true
+    return
+  }
+  const job = gpuTab.job
+  if (!job) return
+  gpuTab.busy = true
+  const backend = $<HTMLSelectElement>('gpu-backend').value
+  setGpuSummary('running', `running ${job.layer} ${job.mode} on ${backend}…`)
+  try {
+    const runner = await (gpuTab.runner ??= loadRunner())
+    const report = await runner.run(job, backend)
+    if (gpuTab.job === job && $<HTMLSelectElement>('gpu-backend').value === backend) {
+      gpuTab.shown = job
+      renderGpuReport(report)
+    }
+  } catch (e) {
+    gpuTab.runner = undefined
+    setGpuSummary('error', `gpu.js did not load: ${e instanceof Error ? e.message : String(e)}`)
+  } finally {
+    gpuTab.busy = false
+    if (gpuTab.again) {
+      gpuTab.again = false
+      void runGpu()
+    }
+  }
+}
+
+const ms = (v: number | undefined) => (v === undefined ? '-' : `${v.toFixed(v < 10 ? 1 : 0)} ms`)
+
+function renderGpuReport(r: GpuRunReport): void {
+  const s = $('gpu-summary')
+  delete s.dataset['stale']
+  $('gpu-result').classList.remove('stale')
+  s.dataset['backend'] = r.ran ?? ''
+  s.dataset['requested'] = r.requested
+  if (r.maxError !== undefined) s.dataset['maxError'] = String(r.maxError)
+  else delete s.dataset['maxError']
+  const table = $('gpu-table')
+  table.replaceChildren()
+  const detail = $('gpu-detail')
+  detail.textContent = ''
+  const what = `${r.layer} ${r.mode} at ${r.sizes}`
+  if (r.unavailable) {
+    setGpuSummary(
+      'unavailable',
+      `${r.requested} is not available here: ${r.unavailable}. Nothing ran${r.requested === 'webgl2' ? '' : '; webgl2 is the default'}.`,
+    )
+    return
+  }
+  if (r.error) {
+    setGpuSummary('error', `${what} on ${r.requested}: ${r.error}`)
+    return
+  }
+  setGpuSummary(
+    r.ok ? 'ok' : 'fail',
+    `${r.ok ? 'matches float64' : 'DIFFERS FROM FLOAT64'} on ${r.ran}: ${r.layer} ${r.mode}, ` +
+      `max error ${fmt(r.maxError ?? null)} ${r.ok ? '<' : '≥'} 1e-4`,
+  )
+  const { forward, backward } = r.kernels
+  detail.textContent =
+    `${forward + backward} kernels (${forward} forward, ${backward} backward) at ${r.sizes} ran on ` +
+    `${r.ran}${r.device ? `: ${r.device}` : ''}. ` +
+    (r.firstMs !== undefined ? `First run ${ms(r.firstMs)} (builds the kernels), then ` : '') +
+    `${ms(r.ms)} a step (uploads, kernels, readback).`
+  const head = document.createElement('tr')
+  for (const h of ['tensor', 'values', 'max rel err vs f64', 'result']) {
+    const th = document.createElement('th')
+    th.textContent = h
+    head.append(th)
+  }
+  table.append(head)
+  for (const t of r.tensors) {
+    const tr = document.createElement('tr')
+    tr.className = t.ok ? 'pass' : 'fail'
+    tr.dataset['tensor'] = t.label
+    for (const v of [t.label, String(t.size), fmt(t.maxRelError), t.ok ? 'PASS' : 'FAIL']) {
+      const td = document.createElement('td')
+      td.textContent = v
+      tr.append(td)
+    }
+    table.append(tr)
+  }
+}
+
 const panels: Panel[] = [
   {
     id: 'backward',
@@ -229,14 +438,8 @@ const panels: Panel[] = [
   {
     id: 'gpu',
     title: 'GPU',
-    render(el) {
-      if (!el.childElementCount)
-        el.append(
-          note(
-            'The GPU target will run here through gpu.js once normc has a GPU emitter; ' +
-              'until then the JS kernels tab shows the code this page runs.',
-          ),
-        )
+    render(el, a) {
+      renderGpuPanel(el, a)
     },
   },
 ]
@@ -277,6 +480,10 @@ function selectTab(id: string): void {
   for (const p of panels) $(`panel-${p.id}`).hidden = p.id !== id
   $('panels').scrollTop = 0
   if (id === 'graph') void drawGraph()
+  if (id === 'gpu' && gpuTab.job && gpuTab.shown !== gpuTab.job) {
+    const auto = document.getElementById('gpu-auto') as HTMLInputElement | null
+    if (auto?.checked) void runGpu()
+  }
 }
 
 function setStatus(kind: 'ok' | 'error' | 'busy' | 'fail', text: string): void {

@@ -250,13 +250,13 @@ export class JsLayer {
           copy: new Float64Array(leaf >= 0 ? this.sizeOfAxes(specs[leaf]!.axes) : 0),
         }
       }),
-      // What the backward reads: leaves and saved values, including a saved value that is
-      // also an output (y = t / (sum(x, [N]) ^ 2 + 0.5) saves y itself).
+      // What the backward reads: leaves and saved values (a saved value that is also an output,
+      // y = t / (sum(x, [N]) ^ 2 + 0.5) saves y, has a float64 buffer of its own besides).
       leaves: specs.flatMap((s, i) =>
         s.node &&
         s.role !== 'temp' &&
         s.role !== 'shift' &&
-        (s.role !== 'output' || (step === 'forward' && c.plan.forward.saved.includes(s.node))) &&
+        s.role !== 'output' &&
         s.role !== 'update'
           ? [{ id: s.node.id, i }]
           : [],

@@ -29,7 +29,7 @@ layer constructor(__proto__: [toString, arguments], Function: [arguments]) -> pr
 
 // What generated code may name: its own variables, its parameters, Math and a few literals.
 const allowed =
-  /^(?:[bvsiojkadtmn]\d*(?:_\d+)?|[BSH]|d|s|m|t|Math|sqrt|exp|log|abs|tanh|max|min|sign|Infinity|NaN|fill|set|length|meta|let|forward_(?:train|eval)|backward_(?:train|eval))$/
+  /^(?:[bvsiojkadtmn]\d*(?:_\d+){0,2}|[BSH]|d|s|m|t|Math|sqrt|exp|log|abs|tanh|max|min|sign|Infinity|NaN|fill|set|length|meta|let|forward_(?:train|eval)|backward_(?:train|eval))$/
 
 function identifiers(code: string): string[] {
   const out: string[] = []

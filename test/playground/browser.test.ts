@@ -1,8 +1,9 @@
 // The playground end to end in headless Chromium (playwright-core driving Debian's chromium):
 // build the page with Vite, serve it from 127.0.0.1, load it, type an error and see it located
 // (the message in the list, the range marked in the editor), fix it, see the check pass, and
-// take a screenshot. Without /usr/bin/chromium the test is skipped with the reason, except
-// under CI=true, where it must run (.ci/run installs chromium).
+// take a screenshot; then run BatchNorm2d's gpu.js kernels in the GPU tab on WebGL2 and WebGPU
+// (SwiftShader) and compare them with float64. Without /usr/bin/chromium the test is skipped
+// with the reason, except under CI=true, where it must run (.ci/run installs chromium).
 //
 // NORMC_UPDATE_SCREENSHOT=1 (or a missing docs/playground.png) writes the screenshot to
 // docs/playground.png, the one the README shows.
@@ -14,19 +15,13 @@ import { tmpdir } from 'node:os'
 import { extname, join, normalize, sep } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CHROMIUM_ARGS } from '../../runtime/gpu/browser/index.js'
 import { root } from '../helpers/oracle.js'
 
 const CHROMIUM = '/usr/bin/chromium'
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
+// The GPU runtime's flags (WebGL2 and WebGPU on SwiftShader where there is no GPU, as for
+// runInChromium), so that the GPU tab runs its kernels.
+const ARGS = ['--headless', '--no-sandbox', ...CHROMIUM_ARGS]
 const SCREENSHOT = join(root, 'docs', 'playground.png')
 
 const available = existsSync(CHROMIUM)
@@ -174,5 +169,131 @@ describe.skipIf(!available)('playground in Chromium', () => {
       writeFileSync(SCREENSHOT, png)
     }
     expect(pageErrors).toEqual([])
+  }, 180_000)
+  /** Waits for the GPU tab to finish a run; its state and text. */
+  async function gpuOutcome(p: Page): Promise<{ state: string; text: string }> {
+    const done = ['ok', 'fail', 'error', 'unavailable'].map((k) => `[data-state="${k}"]`)
+    await p.waitForSelector(`#gpu-summary:is(${done.join(',')}):not([data-stale])`, {
+      timeout: 120_000,
+    })
+    const s = p.locator('#gpu-summary')
+    return { state: (await s.getAttribute('data-state'))!, text: (await s.textContent())! }
+  }
+
+  /** The GPU tab's table: max relative error and result by tensor. */
+  async function gpuTable(p: Page): Promise<Record<string, { err: number; result: string }>> {
+    const rows = await p
+      .locator('#gpu-table tr[data-tensor]')
+      .evaluateAll((trs) =>
+        trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')),
+      )
+    return Object.fromEntries(rows.map((r) => [r[0]!, { err: Number(r[2]), result: r[3]! }]))
+  }
+
+  it('runs BatchNorm2d on the GPU through gpu.js (webgl2, then webgpu) and matches float64', async () => {
+    const { port } = server.address() as AddressInfo
+    pageErrors.length = 0
+    await page.goto(`http://127.0.0.1:${port}/`)
+    await page.waitForSelector('#check-summary[data-ok="true"]', { timeout: 60_000 })
+    await page.selectOption('#example', 'batchnorm2d')
+    await expect
+      .poll(() => page.locator('#layer').inputValue(), { timeout: 30_000 })
+      .toBe('BatchNorm2d')
+    await page.click('#tab-gpu')
+    // The generated kernels, readable: the program's inputs named, each launch with its source.
+    const forward = page.locator('#gpu-forward pre')
+    expect(await forward.textContent()).toContain('// forward step of BatchNorm2d (train) at N=')
+    expect(await forward.textContent()).toMatch(/in0 = input x \[N, C, H, W\]/)
+    expect(await forward.textContent()).toContain('const k0 = function (a0)')
+    expect(await page.locator('#gpu-backward pre').textContent()).toContain(
+      '// backward step of BatchNorm2d (train)',
+    )
+    expect(await page.locator('#gpu-backend').inputValue()).toBe('webgl2')
+
+    // Opening the tab runs the step on webgl2 (auto-run is on by default).
+    const gl = await gpuOutcome(page)
+    expect(gl, gl.text).toMatchObject({ state: 'ok' })
+    const summary = page.locator('#gpu-summary')
+    expect(await summary.getAttribute('data-requested')).toBe('webgl2')
+    expect(await summary.getAttribute('data-backend')).toBe('webgl2')
+    expect(gl.text).toMatch(/^matches float64 on webgl2: BatchNorm2d train, max error \S+ < 1e-4$/)
+    const detail = (await page.locator('#gpu-detail').textContent())!
+    expect(detail).toMatch(
+      /^\d+ kernels \(\d+ forward, \d+ backward\) at N=\d+ C=\d+ H=\d+ W=\d+ ran on webgl2: .+\. First run [\d.]+ ms \(builds the kernels\), then [\d.]+ ms a step/,
+    )
+    const maxError = Number(await summary.getAttribute('data-max-error'))
+    expect(maxError).toBeGreaterThanOrEqual(0)
+    expect(maxError).toBeLessThan(1e-4)
+    const train = await gpuTable(page)
+    expect(Object.keys(train)).toEqual([
+      'y',
+      'running_mean <-',
+      'running_var <-',
+      'dx',
+      'dgamma',
+      'dbeta',
+    ])
+    for (const [name, t] of Object.entries(train)) {
+      expect(t.result, name).toBe('PASS')
+      expect(t.err, name).toBeLessThan(1e-4)
+    }
+
+    // The eval step: the tab runs again on the change.
+    await page.selectOption('#mode', 'eval')
+    await page.locator('#gpu-forward pre', { hasText: '(eval)' }).waitFor({ timeout: 30_000 })
+    const ev = await gpuOutcome(page)
+    expect(ev, ev.text).toMatchObject({ state: 'ok' })
+    expect(ev.text).toMatch(/^matches float64 on webgl2: BatchNorm2d eval, /)
+    expect(Object.keys(await gpuTable(page))).toEqual(['y', 'dx', 'dgamma', 'dbeta'])
+
+    // WebGPU, chosen: Chromium here has an adapter (SwiftShader), so it runs there, asserted.
+    const hasWebGpu = await page.evaluate(async () => {
+      const gpu = (
+        globalThis as unknown as {
+          navigator: { gpu?: { requestAdapter(): Promise<unknown> } }
+        }
+      ).navigator.gpu
+      return !!gpu && (await gpu.requestAdapter()) !== null
+    })
+    await page.selectOption('#gpu-backend', 'webgpu')
+    await page.waitForSelector('#gpu-summary[data-requested="webgpu"]', { timeout: 120_000 })
+    const wg = await gpuOutcome(page)
+    if (hasWebGpu) {
+      expect(wg, wg.text).toMatchObject({ state: 'ok' })
+      expect(await summary.getAttribute('data-backend')).toBe('webgpu')
+      expect(Number(await summary.getAttribute('data-max-error'))).toBeLessThan(1e-4)
+    } else {
+      console.warn(`[playground] no WebGPU adapter in this Chromium: ${wg.text}`)
+      expect(wg.state).toBe('unavailable')
+    }
+    expect(pageErrors).toEqual([])
+  }, 240_000)
+
+  it('says clearly when the backend asked for is not there', async () => {
+    const { port } = server.address() as AddressInfo
+    // A browser without WebGPU: gpu.js would quietly run WebGL instead.
+    const p = await browser.newPage({ viewport: { width: 1200, height: 800 } })
+    try {
+      await p.addInitScript(() =>
+        Object.defineProperty(
+          (globalThis as unknown as { Navigator: { prototype: object } }).Navigator.prototype,
+          'gpu',
+          { get: () => undefined },
+        ),
+      )
+      await p.goto(`http://127.0.0.1:${port}/`)
+      await p.waitForSelector('#layer option', { state: 'attached', timeout: 60_000 })
+      await p.click('#tab-gpu')
+      expect((await gpuOutcome(p)).state).toBe('ok')
+      await p.selectOption('#gpu-backend', 'webgpu')
+      await p.waitForSelector('#gpu-summary[data-requested="webgpu"]', { timeout: 60_000 })
+      const o = await gpuOutcome(p)
+      expect(o.state).toBe('unavailable')
+      expect(o.text).toMatch(/^webgpu is not available here: this browser has no WebGPU/)
+      expect(await p.locator('#gpu-summary').getAttribute('data-backend')).toBe('')
+      expect(await p.locator('#gpu-table tr').count()).toBe(0)
+    } finally {
+      await p.close()
+    }
   }, 180_000)
 })

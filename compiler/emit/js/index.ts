@@ -60,6 +60,15 @@ export function jsNumber(v: number): string {
 /** Partial accumulators per reduction in an innermost loop. */
 const UNROLL = 4
 
+/**
+ * Iterations of the loop around the innermost one that run together (unroll-and-jam), when the
+ * innermost loop reads values that do not depend on that loop (BatchNorm NHWC's per-channel
+ * mean, LayerNorm's γ) or accumulates into a buffer indexed without it (per-channel sums in
+ * NHWC, dγ in LayerNorm): each such load or update then serves JAM iterations instead of one.
+ * Typed-array accesses cost V8 a bounds check each, more than the arithmetic around them.
+ */
+const JAM = 4
+
 interface Loop {
   axes: string[]
 }
@@ -68,12 +77,12 @@ class StepEmitter {
   readonly lines: string[] = []
   readonly buffers: BufferSpec[] = []
   private readonly bufIndex = new Map<number, number>()
-  /** Float64 accumulators of reductions whose own buffer is an output. */
-  private readonly accOf = new Map<number, number>()
+  /** Results kept in a float64 buffer of their own: the output buffer each is copied to. */
+  private readonly copyOf = new Map<number, number>()
 
   /** The buffer a reduction accumulates into. */
   private acc(r: Node): number {
-    return this.accOf.get(r.id) ?? this.bufIndex.get(r.id)!
+    return this.bufIndex.get(r.id)!
   }
   private indent = 1
 
@@ -126,16 +135,28 @@ class StepEmitter {
       if (!this.hasBuffer(rootTarget(u.node))) this.buffer(rootTarget(u.node), 'update', u.name)
     for (const s of step.saved) if (!this.hasBuffer(s)) this.buffer(s, 'saved')
     for (const n of step.materialized) if (!this.hasBuffer(n)) this.buffer(n, 'temp')
-    // A reduction that is an output accumulates in a float64 buffer of its own (an output buffer
-    // may be a Float32Array), copied out after its stage.
-    for (const st of step.stages)
-      for (const r of st.reductions) {
-        const role = this.buffers[this.bufIndex.get(r.id)!]!.role
-        if (role === 'output' || role === 'update') {
-          this.buffers.push({ role: 'temp', axes: leafAxes(r, this.axes) })
-          this.accOf.set(r.id, this.buffers.length - 1)
-        }
-      }
+    // An output buffer may be a Float32Array. A result the step accumulates into (a reduction),
+    // reads again (a later stage) or saves for the backward therefore lives in a float64 buffer
+    // of its own, copied to the output after its stage: nothing reads a rounded output back
+    // (BatchNorm's dx uses dβ; the gradient of max(x, [N]) compares x with the maximum).
+    const reread = new Set(step.stages.flatMap((st) => this.stageNodes(st).loads.map((n) => n.id)))
+    const results = [
+      ...step.stages.flatMap((st) => [
+        ...st.reductions,
+        ...st.moments.flatMap((m) => [m.sum1, m.sum2]),
+      ]),
+      ...step.saved,
+      ...step.stages.flatMap((st) => st.stores.filter((n) => reread.has(n.id))),
+    ]
+    for (const n of results) {
+      const out = this.bufIndex.get(n.id)
+      if (out === undefined || this.buffers[out]!.role !== 'output' || this.copyOf.has(n.id))
+        continue
+      const saved = step.saved.includes(n)
+      this.buffers.push({ role: saved ? 'saved' : 'temp', axes: leafAxes(n, this.axes), node: n })
+      this.bufIndex.set(n.id, this.buffers.length - 1)
+      this.copyOf.set(n.id, out)
+    }
     const shiftOf = new Map<number, number>()
     for (const st of step.stages)
       for (const m of st.moments) {
@@ -251,12 +272,14 @@ class StepEmitter {
           this.emit(`const v${n.id} = ${this.expr(n, value)}`)
         }
     }
-    const open = (j: number) => {
+    const bound = (j: number) =>
+      loops[j - 1]!.axes.length > 1 ? `n${j}` : this.sizeProduct(loops[j - 1]!.axes)
+    const open = (j: number, resume = false) => {
       // Offsets for loop j (1-based) of every accessed buffer that has its axes.
       const lp = loops[j - 1]!
-      const bound = lp.axes.length > 1 ? `n${j}` : this.sizeProduct(lp.axes)
-      if (lp.axes.length > 1) this.emit(`const n${j} = ${this.sizeProduct(lp.axes)}`)
-      this.emit(`for (let i${j} = 0; i${j} < ${bound}; i${j}++) {`)
+      if (lp.axes.length > 1 && !resume) this.emit(`const n${j} = ${this.sizeProduct(lp.axes)}`)
+      const from = resume ? '' : `let i${j} = 0`
+      this.emit(`for (${from}; i${j} < ${bound(j)}; i${j}++) {`)
       this.indent++
       // Buffers with the same axes have the same offsets: one variable serves them all.
       const layouts = new Map<number, number>()
@@ -270,6 +293,168 @@ class StepEmitter {
         )
       }
     }
+    // Unroll-and-jam of loop J = loops.length - 1 (see JAM): the loads, values and stores that
+    // depend on loop J come in JAM copies (suffix _u for iteration iJ + u); the others, and the
+    // accumulations into buffers indexed without loop J, are done once for all JAM copies.
+    const J = loops.length - 1
+    const inner = loops.length
+    const jamAxes = J >= 1 ? loops[J - 1]!.axes : []
+    const varies = (n: Node) => leafAxes(n, this.axes).some((a) => jamAxes.includes(a))
+    const jamPays = () =>
+      J >= 1 &&
+      (loads.some((n) => level(n) === inner && !varies(n)) ||
+        [...st.reductions, ...st.moments.map((m) => m.sum1)].some(
+          (r) => flushLevel.get(r.id) === inner && !varies(r),
+        ))
+    /** The offset of buffer `bi` at loop level lv, in copy u of the jammed loop. */
+    const offsetU = (n: Node, lv: number, u: number): string => {
+      const bi = this.bufIndex.get(n.id)!
+      const spec = this.buffers[bi]!
+      for (let l = lv; l >= 1; l--)
+        if (loops[l - 1]!.axes.some((a) => spec.axes.includes(a))) {
+          const jammed = l >= J && spec.axes.some((a) => jamAxes.includes(a))
+          return `o${this.layout(bi)}_${l}${jammed ? `_${u}` : ''}`
+        }
+      return '0'
+    }
+    const copies = Array.from({ length: JAM }, (_, u) => u)
+    const jam = (j: number): void => {
+      const reductionsAt = (p: number) => st.reductions.filter((r) => flushLevel.get(r.id) === p)
+      const momentsAt = (p: number) => st.moments.filter((m) => flushLevel.get(m.sum1.id) === p)
+      const name = (n: Node, u: number) =>
+        ['const', 'hyper', 'count'].includes(viewed(n).op) || !varies(viewed(n))
+          ? this.valueOf(n)
+          : `${this.valueOf(n)}_${u}`
+      // A value's own name where it is defined (a stored view has its own), `name` where used.
+      const own = (n: Node, u: number) => (varies(n) ? `v${n.id}_${u}` : `v${n.id}`)
+      const defineAt = (lv: number) => {
+        for (const b of loads)
+          if (level(b) === lv)
+            for (const u of varies(b) ? copies : [0]) {
+              const v = varies(b) ? `v${b.id}_${u}` : `v${b.id}`
+              this.emit(`const ${v} = b${this.bufIndex.get(b.id)}[${offsetU(b, lv, u)}]`)
+            }
+        for (const n of inline)
+          if (nodeLevel.get(n.id) === lv)
+            for (const u of varies(n) ? copies : [0])
+              this.emit(`const ${own(n, u)} = ${this.expr(n, (a) => name(a, u))}`)
+      }
+      const offsets = (lv: number, index: (u: number) => string) => {
+        const layouts = new Map<number, number>()
+        for (const bi of bufs) layouts.set(this.layout(bi), bi)
+        for (const [lay, bi] of layouts) {
+          const spec = this.buffers[bi]!
+          if (!loops[lv - 1]!.axes.some((a) => spec.axes.includes(a))) continue
+          const stride = this.stride(spec.axes, loops[lv - 1]!.axes)
+          const jammed = spec.axes.some((a) => jamAxes.includes(a))
+          for (const u of jammed ? copies : [0]) {
+            let prev = this.prevOffset(bi, lv - 1, loops)
+            if (jammed && lv > J && prev !== '0') prev += `_${u}`
+            const i = index(jammed ? u : 0)
+            this.emit(
+              `const o${lay}_${lv}${jammed ? `_${u}` : ''} = ${prev} + ${i}${stride === '1' ? '' : ` * (${stride})`}`,
+            )
+          }
+        }
+      }
+      if (loops[j - 1]!.axes.length > 1)
+        this.emit(`const n${j} = ${this.sizeProduct(loops[j - 1]!.axes)}`)
+      this.emit(`let i${j} = 0`)
+      this.emit(`for (; i${j} + ${JAM - 1} < ${bound(j)}; i${j} += ${JAM}) {`)
+      this.indent++
+      offsets(j, (u) => (u ? `(i${j} + ${u})` : `i${j}`))
+      defineAt(j)
+      // Accumulators of reductions over the innermost loop alone: one set per copy.
+      for (const r of reductionsAt(j)) {
+        const init = r.op === 'rmax' ? '-Infinity' : r.op === 'rmin' ? 'Infinity' : '0'
+        this.emit(`let ${copies.map((u) => `a${r.id}_${u} = ${init}`).join(', ')}`)
+      }
+      for (const m of momentsAt(j)) {
+        this.emit(`let ${copies.map((u) => `a${m.sum1.id}_${u} = 0`).join(', ')}`)
+        this.emit(`let ${copies.map((u) => `a${m.sum2.id}_${u} = 0`).join(', ')}`)
+        for (const u of copies)
+          this.emit(
+            `const k${m.sum1.id}_${u} = b${shiftOf.get(m.sum1.id)}[${offsetU(m.sum1, j, u)}]`,
+          )
+      }
+      if (loops[inner - 1]!.axes.length > 1)
+        this.emit(`const n${inner} = ${this.sizeProduct(loops[inner - 1]!.axes)}`)
+      this.emit(`for (let i${inner} = 0; i${inner} < ${bound(inner)}; i${inner}++) {`)
+      this.indent++
+      offsets(inner, () => `i${inner}`)
+      defineAt(inner)
+      for (const s of st.stores)
+        for (const u of varies(s) ? copies : [0])
+          this.emit(`b${this.bufIndex.get(s.id)}[${offsetU(s, inner, u)}] = ${own(s, u)}`)
+      const fold = (op: string, ref: string, vs: string[]) =>
+        op === 'rmax' || op === 'rmin'
+          ? `${ref} = ${op === 'rmax' ? 'Math.max' : 'Math.min'}(${ref}, ${vs.join(', ')})`
+          : `${ref} += ${vs.join(' + ')}`
+      for (const r of st.reductions) {
+        const p = flushLevel.get(r.id)!
+        const v = (u: number) => name(r.args[0]!, u)
+        if (p === inner) {
+          for (const u of varies(r) ? copies : [0]) {
+            const ref = `b${this.acc(r)}[${offsetU(r, inner, u)}]`
+            this.emit(fold(r.op, ref, varies(r) ? [v(u)] : copies.map(v)))
+          }
+        } else if (p === j) for (const u of copies) this.emit(fold(r.op, `a${r.id}_${u}`, [v(u)]))
+        else this.emit(fold(r.op, `a${r.id}`, copies.map(v)))
+      }
+      for (const m of st.moments) {
+        const id = m.sum1.id
+        const p = flushLevel.get(id)!
+        const s1 = this.bufIndex.get(id)!
+        const s2 = this.bufIndex.get(m.sum2.id)!
+        const d = (u: number) => `d${id}_${u}`
+        const sq = (u: number) => `${d(u)} * ${d(u)}`
+        if (p === inner && varies(m.sum1))
+          for (const u of copies) {
+            const idx = offsetU(m.sum1, inner, u)
+            this.emit(
+              `{ const d = ${name(m.src, u)} - b${shiftOf.get(id)}[${idx}]; b${s1}[${idx}] += d; b${s2}[${idx}] += d * d }`,
+            )
+          }
+        else {
+          const k =
+            p === inner
+              ? `b${shiftOf.get(id)}[${offsetU(m.sum1, inner, 0)}]`
+              : p === j
+                ? ''
+                : `k${id}`
+          if (p === inner) this.emit(`const k${id} = ${k}`)
+          for (const u of copies)
+            this.emit(`const ${d(u)} = ${name(m.src, u)} - k${id}${p === j ? `_${u}` : ''}`)
+          if (p === inner) {
+            const idx = offsetU(m.sum1, inner, 0)
+            this.emit(`b${s1}[${idx}] += ${copies.map(d).join(' + ')}`)
+            this.emit(`b${s2}[${idx}] += ${copies.map(sq).join(' + ')}`)
+          } else if (p === j)
+            for (const u of copies)
+              this.emit(`a${id}_${u} += ${d(u)}; a${m.sum2.id}_${u} += ${sq(u)}`)
+          else {
+            this.emit(`a${id} += ${copies.map(d).join(' + ')}`)
+            this.emit(`a${m.sum2.id} += ${copies.map(sq).join(' + ')}`)
+          }
+        }
+      }
+      this.indent--
+      this.emit('}')
+      // Flush the per-copy accumulators.
+      for (const r of reductionsAt(j))
+        for (const u of copies) {
+          const ref = `b${this.acc(r)}[${offsetU(r, j, u)}]`
+          this.emit(fold(r.op, ref, [`a${r.id}_${u}`]))
+        }
+      for (const m of momentsAt(j))
+        for (const u of copies) {
+          const idx = offsetU(m.sum1, j, u)
+          this.emit(`b${this.bufIndex.get(m.sum1.id)}[${idx}] += a${m.sum1.id}_${u}`)
+          this.emit(`b${this.bufIndex.get(m.sum2.id)}[${idx}] += a${m.sum2.id}_${u}`)
+        }
+      this.indent--
+      this.emit('}')
+    }
     const body = (j: number): void => {
       emitAt(j)
       // Accumulators that flush after loop j + 1.
@@ -282,9 +467,11 @@ class StepEmitter {
         const m = st.moments.find((x) => x.sum1.id === id)
         return m ? [id, m.sum2.id] : [id]
       })
+      // Elementwise innermost loops too: V8 does not unroll, and the loop's own compare,
+      // increment and branch are a good part of a short body.
       const unroll =
         j + 1 === loops.length &&
-        flushHere.length > 0 &&
+        (flushHere.length > 0 || st.full) &&
         flushHere.every(
           (id) =>
             st.moments.some((m) => m.sum1.id === id) ||
@@ -309,7 +496,10 @@ class StepEmitter {
         unroll ? `(${Array.from({ length: parts }, (_, u) => `a${a}_${u}`).join(' + ')})` : `a${a}`
       if (j < loops.length) {
         const start = this.lines.length
-        open(j + 1)
+        if (j + 2 === loops.length && jamPays()) {
+          jam(j + 1)
+          open(j + 1, true)
+        } else open(j + 1)
         body(j + 1)
         this.indent--
         this.emit('}')
@@ -356,9 +546,6 @@ class StepEmitter {
     body(0)
     this.indent--
     this.emit('}')
-    for (const r of st.reductions)
-      if (this.accOf.has(r.id))
-        this.emit(`b${this.bufIndex.get(r.id)}.set(b${this.accOf.get(r.id)})`)
     // Epilogue: undo the shift: Σx = Σ(x − k) + m·k; Σ(x − μ)² = Σ(x − k)² − (Σ(x − k))² / m.
     for (const m of st.moments) {
       const b1 = this.bufIndex.get(m.sum1.id)!
@@ -371,6 +558,13 @@ class StepEmitter {
       this.emit(`  b${b2}[t] = Math.max(0, b${b2}[t] - (s * s) / m)`)
       this.emit(`}`)
     }
+    for (const n of [
+      ...st.stores,
+      ...st.reductions,
+      ...st.moments.flatMap((m) => [m.sum1, m.sum2]),
+    ])
+      if (this.copyOf.has(n.id))
+        this.emit(`b${this.copyOf.get(n.id)}.set(b${this.bufIndex.get(n.id)})`)
   }
 
   /** shift[g] = src at the first element of group g (every reduced index 0). */
@@ -409,7 +603,7 @@ class StepEmitter {
     const indent = head.slice(0, head.length - head.trimStart().length)
     const bound = /< (.*); i\d+\+\+\) \{$/.exec(head)![1]!
     const inner = loop.slice(1, -1)
-    const acc = new RegExp(`\\ba(${accIds.join('|')})\\b(?!_)`, 'g')
+    const acc = accIds.length ? new RegExp(`\\ba(${accIds.join('|')})\\b(?!_)`, 'g') : /(?!)/g
     const iv = new RegExp(`\\bi${k}\\b`, 'g')
     const copy = (u: number, shift: boolean) =>
       inner.map(
