@@ -21,8 +21,6 @@ import { frontend } from '../compiler/frontend.js'
 import { topoOrder, type Builder, type Node } from '../compiler/ir/index.js'
 import { compileLayerGraphs, type LayerGraphs } from '../compiler/pipeline.js'
 import { printLayer } from '../compiler/print/index.js'
-import { rootTarget, viewed } from '../compiler/schedule/index.js'
-import { compileMode } from '../runtime/js/index.js'
 import type { RunCase } from '../runtime/case.js'
 import { evaluate, type Bindings } from '../runtime/interp.js'
 import { runStepJs } from '../runtime/js/step.js'
@@ -471,18 +469,8 @@ export function differential(layer: CheckedLayer, opts: DiffOptions): DiffResult
           TOL['js-f32'],
           sensitivity(ref32T, pert, (100 * 2 ** -53 * 10) / delta),
         )
-        // Whether the step reads back a value that is also an output (stored rounded in f32):
-        // the backward takes it as a leaf, or another node of the forward uses it.
-        const plan = compileMode(layer, mode).plan
-        const outs = new Set(plan.forward.outputs.map((o) => rootTarget(o.node).id))
-        const roots = [...plan.forward.outputs, ...plan.forward.updates].map((o) => o.node)
-        const reusedOutput =
-          plan.backward.leaves.some((n) => outs.has(n.id)) ||
-          topoOrder([...roots, ...plan.forward.saved]).some(
-            (n) => !outs.has(n.id) && viewed(n) === n && n.args.some((a) => outs.has(viewed(a).id)),
-          )
         for (let k = before; k < rec.findings.length; k++) {
-          const known = knownFinding(rec.findings[k]!, { reusedOutput })
+          const known = knownFinding(rec.findings[k]!, {})
           if (known) rec.findings[k] = { ...rec.findings[k]!, known }
         }
       }
@@ -519,7 +507,7 @@ function backwardProgram(
       tol: 0,
       note,
     }
-    const known = knownFinding(f, { derivedError: note, reusedOutput: false })
+    const known = knownFinding(f, { derivedError: note })
     rec.findings.push(known ? { ...f, known } : f)
     return
   }

@@ -16,11 +16,6 @@ export const KNOWN: Record<string, KnownIssue> = {
     summary:
       '`normc grad` prints a layer that does not check when a param, state or output of the layer uses a factor axis (axis C = G * K): it becomes an input axis of the derived layer, which then declares the factorisation again. (The same for a free axis, axis H, is fixed.)',
   },
-  'f32-saved-output': {
-    id: 'f32-saved-output',
-    summary:
-      "js target, f32: a value the step reuses that is also an output is read back from the f32 output buffer. The gradient of an output max(f(x), [R]) / min(f(x), [R]) is then wrong (0 or NaN: the recomputed element no longer equals the rounded extreme), and BatchNorm's dx, which reuses the output dβ, loses accuracy where 1/sqrt(var + eps) is large (a constant channel: 1e-5 instead of 1e-7).",
-  },
 }
 
 /** The known issue a crash-fuzzing bug message belongs to, if any. */
@@ -37,8 +32,6 @@ export function knownStageBug(stage: string, message: string): string | undefine
 export interface FindingContext {
   /** The first error of the derived backward layer, when it does not check. */
   derivedError?: string
-  /** Whether the backward of the mode reads a value that is also an output. */
-  reusedOutput: boolean
 }
 
 /** The known issue a differential finding belongs to, if any. */
@@ -50,7 +43,5 @@ export function knownFinding(f: Finding, ctx: FindingContext): string | undefine
     /duplicate declaration of axis|is already an axis of the inputs/.test(ctx.derivedError)
   )
     return 'derived-factor-axes'
-  if (f.check === 'js-f32' && f.tensor.startsWith('grads.') && ctx.reusedOutput)
-    return 'f32-saved-output'
   return undefined
 }
