@@ -13,7 +13,14 @@ export interface LayerModule {
   dts: string
 }
 
-const table = (s: EmittedStep) => s.buffers.map((b) => [b.role, b.name ?? null, b.axes])
+// A saved value is named by a key shared by the forward that writes it and the backward that
+// reads it (`saved:12`), so that a caller can hand one to the other.
+const table = (s: EmittedStep) =>
+  s.buffers.map((b) => [
+    b.role,
+    b.role === 'saved' && b.node ? `saved:${b.node.id}` : (b.name ?? null),
+    b.axes,
+  ])
 
 /** The module text of one layer: all its modes. */
 export async function layerModule(
