@@ -204,8 +204,26 @@ export async function startNodeBackend(
         requestAdapter(options?: Record<string, unknown>): Promise<unknown>
         wgslLanguageFeatures?: unknown
       }
-      const requestAdapter = (options: Record<string, unknown> = {}): Promise<unknown> =>
-        dawn.requestAdapter({ ...options, featureLevel: 'compatibility' })
+      // gpu.js asks for its device with WebGPU's default of 8 storage buffers per shader
+      // stage; a fused kernel may bind 9: ask for the adapter's maximum instead.
+      const requestAdapter = async (options: Record<string, unknown> = {}): Promise<unknown> => {
+        const a = (await dawn.requestAdapter({ ...options, featureLevel: 'compatibility' })) as {
+          limits: { maxStorageBuffersPerShaderStage: number }
+          requestDevice(d?: { requiredLimits?: Record<string, number> }): Promise<unknown>
+        } | null
+        if (a) {
+          const device = a.requestDevice.bind(a)
+          a.requestDevice = (d = {}) =>
+            device({
+              ...d,
+              requiredLimits: {
+                ...d.requiredLimits,
+                maxStorageBuffersPerShaderStage: a.limits.maxStorageBuffersPerShaderStage,
+              },
+            })
+        }
+        return a
+      }
       const adapter = (await requestAdapter()) as {
         info?: { description?: string; vendor?: string }
       } | null

@@ -31,7 +31,7 @@ export function pageMain(): void {
     ) => Promise<{ ok: boolean; status: number; arrayBuffer(): Promise<ArrayBuffer> }>
     document: { createElement(tag: string): unknown }
     Blob: new (parts: unknown[]) => unknown
-    navigator: { gpu?: { requestAdapter(): Promise<unknown> } }
+    navigator: { gpu?: { requestAdapter(o?: unknown): Promise<unknown> } }
   }
   const GPU = g.GPU
   const gpus = new Map<string, Env['gpu']>()
@@ -66,6 +66,34 @@ export function pageMain(): void {
     }
   }
 
+  /**
+   * WebGPU guarantees 8 storage buffers per shader stage and adapters give more (SwiftShader
+   * 10); a fused kernel may bind 9. gpu.js asks for its device with the default: ask for the
+   * adapter's maximum instead. (A copy of backends.ts's, which this page cannot import.)
+   */
+  function askForAllStorageBuffers(api: { requestAdapter(o?: unknown): Promise<unknown> }): void {
+    type Adapter = {
+      limits: { maxStorageBuffersPerShaderStage: number }
+      requestDevice(d?: { requiredLimits?: Record<string, number> }): Promise<unknown>
+    }
+    const request = api.requestAdapter.bind(api)
+    api.requestAdapter = async (o?: unknown) => {
+      const a = (await request(o)) as Adapter | null
+      if (a) {
+        const device = a.requestDevice.bind(a)
+        a.requestDevice = (d = {}) =>
+          device({
+            ...d,
+            requiredLimits: {
+              ...d.requiredLimits,
+              maxStorageBuffersPerShaderStage: a.limits.maxStorageBuffersPerShaderStage,
+            },
+          })
+      }
+      return a
+    }
+  }
+
   async function gpuFor(backend: string): Promise<Env['gpu']> {
     const existing = gpus.get(backend)
     if (existing) return existing
@@ -81,6 +109,7 @@ export function pageMain(): void {
     } else {
       throw new Unavailable('not a browser backend')
     }
+    if (backend === 'webgpu') askForAllStorageBuffers(g.navigator.gpu!)
     const gpu = new GPU({ mode: backend })
     gpus.set(backend, gpu)
     devices.set(backend, await describe(backend))
