@@ -101,8 +101,8 @@ function rounded(c: RunCase): RunCase {
 
 /**
  * Derived gradients against float64 finite differences (stop_gradient frozen). `absolute`: a
- * step of 1e-4 whatever the magnitude of x (runtime/fd.ts scales it by max(1, |x|), which is a
- * step of 1 for inputs at a 1e4 offset: too coarse for a layer that normalises them).
+ * step of 1e-4 whatever the data (runtime/fd.ts scales it by each element's magnitude, capped
+ * by the spread of its tensor: the same at small values, 1e-4 of the noise at a large offset).
  */
 export function fdError(
   layer: CheckedLayer,
@@ -125,13 +125,12 @@ export function fdError(
   let worst = 0
   g.backward.program.outputs.forEach((o, i) => {
     const wrt = g.backward.of.get(o.name)!
-    const big = tensors.get(wrt)!.reduce((m, v) => Math.max(m, Math.abs(v)), 1)
     const num = numericGradient(
       g.forward.outputs.map((x) => x.node),
       dys,
       env,
       wrt,
-      absolute ? { surrogate: true, step: 1e-4 / big } : { surrogate: true },
+      absolute ? { surrogate: true, step: 1e-4, absolute: true } : { surrogate: true },
     )
     worst = Math.max(worst, maxScaledError(derived[i]!, num).err)
   })

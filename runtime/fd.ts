@@ -1,7 +1,8 @@
 // Finite differences in float64: the independent check of derived gradients. The loss is
 // L = Σ_outputs Σ y · dy with a given cotangent dy. Central differences are Richardson-
-// extrapolated (error O(h⁴)), with a step scaled to each element's magnitude, so inputs at
-// large offsets (1e4 + noise) still give ~1e-9 accuracy.
+// extrapolated (error O(h⁴)), with a step scaled to each element's magnitude but never beyond
+// the spread of its tensor: inputs at a large offset (1e4 + noise) are differenced on the
+// scale of the noise, which is the scale a normalisation layer sees them at.
 //
 // With `surrogate`, the values of stop_gradient nodes are frozen at their unperturbed forward
 // values: that is the function whose derivative a stop-gradient program claims to compute.
@@ -13,8 +14,37 @@ import { evaluate, type Bindings } from './interp.js'
 export interface FdOptions {
   /** Freeze stop_gradient nodes at their forward values. */
   surrogate: boolean
-  /** Relative step (scaled by max(1, |x|)). */
+  /** Relative step (default 1e-4), scaled by `stepScale`. */
   step?: number
+  /** `step` as it is, whatever the data (for comparisons; not for checking). */
+  absolute?: boolean
+}
+
+/**
+ * What the relative step of each element of `x` is scaled by: its magnitude |x_i|, but no
+ * more than 10 times the spread of the tensor (max |x − mean| over its finite elements), and
+ * never less than 1 (the floor: an absolute step of 1e-4 for small values, constant tensors
+ * and scalars). At a 1e4 offset with noise of ±1, max(1, |x|) would be a step of
+ * 1e4 · 1e-4 = 1, as large as the noise: a normalisation layer is far from linear on that
+ * scale, and central differences were off by O(1). Capped, the step is 1e-3 of the noise:
+ * large enough that the rounding of values near 1e4 (≈ 1e-12) stays small against it, small
+ * enough that Richardson's O(h⁴) truncation is negligible. Values within 10 spreads of zero
+ * keep the step they had.
+ */
+export function stepScale(x: ArrayLike<number>): Float64Array {
+  let n = 0
+  let mean = 0
+  for (let i = 0; i < x.length; i++)
+    if (Number.isFinite(x[i]!)) {
+      n++
+      mean += (x[i]! - mean) / n
+    }
+  let spread = 0
+  for (let i = 0; i < x.length; i++)
+    if (Number.isFinite(x[i]!)) spread = Math.max(spread, Math.abs(x[i]! - mean))
+  return Float64Array.from({ length: x.length }, (_, i) =>
+    Math.max(1, Math.min(Math.abs(x[i]!), 10 * spread)),
+  )
 }
 
 /** Σ over outputs of Σ y·dy, at the given bindings. */
@@ -55,8 +85,10 @@ export function numericGradient(
   const tensors = new Map(env.tensors)
   tensors.set(wrt, x)
   const at: Bindings = { ...env, tensors, ...(frozen ? { frozen } : {}) }
-  const central = (i: number, h: number) => {
+  const central = (i: number, step: number) => {
     const v = base[i]!
+    // The step as the arithmetic takes it: v + h rounds, (v + h) − v is exact.
+    const h = v + step - v
     x[i] = v + h
     const up = loss(outputs, dys, at)
     x[i] = v - h
@@ -64,8 +96,9 @@ export function numericGradient(
     x[i] = v
     return (up - down) / (2 * h)
   }
+  const scale = opts.absolute ? undefined : stepScale(base)
   for (const i of indices ?? base.keys()) {
-    const h = h0 * Math.max(1, Math.abs(base[i]!))
+    const h = h0 * (scale ? scale[i]! : 1)
     const d1 = central(i, h)
     const d2 = central(i, h / 2)
     grad[i] = (4 * d2 - d1) / 3

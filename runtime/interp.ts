@@ -91,16 +91,60 @@ export function isBindTime(n: Node, memo = new Map<number, boolean>()): boolean 
   return r
 }
 
-function countsIn(n: Node, out = new Set<string>()): Set<string> {
-  if (n.op === 'count') for (const a of n.over!) out.add(a)
-  for (const a of n.args) countsIn(a, out)
+/** The axes counted and the hypers read by a bind-time expression. */
+/**
+ * Whether a node is a constant expression (numbers only: no data, sizes or hypers). Such a
+ * division by zero is IEEE's (`1 / 0`, `0 / 0`), as the simplifier folds it; a division of
+ * anything else by a zero known at bind time is refused.
+ */
+function isConstant(n: Node, memo = new Map<number, boolean>()): boolean {
+  const hit = memo.get(n.id)
+  if (hit !== undefined) return hit
+  const r =
+    n.op === 'const' ||
+    (n.op !== 'input' &&
+      n.op !== 'hyper' &&
+      n.op !== 'count' &&
+      n.args.length > 0 &&
+      n.args.every((a) => isConstant(a, memo)))
+  memo.set(n.id, r)
+  return r
+}
+
+function leavesOf(
+  n: Node,
+  out = { counts: new Set<string>(), hypers: new Set<string>() },
+): { counts: Set<string>; hypers: Set<string> } {
+  if (n.op === 'count') for (const a of n.over!) out.counts.add(a)
+  if (n.op === 'hyper') out.hypers.add(n.name!)
+  for (const a of n.args) leavesOf(a, out)
   return out
 }
 
-/** The located error for size arithmetic that divides by zero. */
-function divisionByZero(n: Node, sizes: Sizes, file?: string): NormcError {
-  const counted = [...countsIn(n.args[1]!)].map((ax) => `${ax} = ${sizes.get(ax)}`)
-  const why = counted.length ? ` with ${counted.join(', ')}` : ''
+/**
+ * The located error for a division by a zero known at bind time. The message says what the
+ * divisor is made of: size arithmetic (`m / (m - 1)` at m = 1, with the sizes, and any hypers
+ * it uses), a hyper or hyper arithmetic (with the values), or constants only (`x / 0`).
+ */
+function divisionByZero(
+  n: Node,
+  env: Pick<Bindings, 'sizes' | 'hypers'>,
+  file?: string,
+): NormcError {
+  const d = n.args[1]!.op === 'broadcast' ? n.args[1]!.args[0]! : n.args[1]!
+  const { counts, hypers } = leavesOf(d)
+  const num = (v: number | undefined) => (Object.is(v, -0) ? '-0' : String(v))
+  const given = [
+    ...[...counts].map((ax) => `${ax} = ${env.sizes.get(ax)}`),
+    ...[...hypers].map((h) => `hyper ${h} = ${num(env.hypers.get(h))}`),
+  ].join(', ')
+  const message = counts.size
+    ? `division by zero in size ${hypers.size ? 'and hyper ' : ''}arithmetic: the divisor is 0 with ${given}`
+    : d.op === 'hyper'
+      ? `division by zero: the divisor is the ${given}`
+      : hypers.size
+        ? `division by zero: the divisor is 0 with ${given}`
+        : `division by zero: the divisor is the constant ${num(d.op === 'const' ? d.value : 0)}`
   // The place: the divisor as written, or the nearest part of it that has a place.
   let span = n.args[1]!.span
   const queue = [n.args[1]!]
@@ -109,21 +153,19 @@ function divisionByZero(n: Node, sizes: Sizes, file?: string): NormcError {
     span = d.span
     queue.push(...d.args)
   }
-  return new NormcError(
-    `division by zero in size arithmetic: the divisor is 0${why}`,
-    span ?? n.span,
-    file,
-  )
+  return new NormcError(message, span ?? n.span, file)
 }
 
 /**
- * Evaluates `roots`. Size arithmetic that divides by zero (e.g. BatchNorm's m / (m − 1) with
- * one value per channel) is a located error, not an Infinity.
+ * Evaluates `roots`. A division by a zero known at bind time (size or hyper arithmetic, e.g.
+ * BatchNorm's m / (m − 1) with one value per channel, or a literal 0 under data) is a located
+ * error, not an Infinity; a division of numbers alone (`0 / 0`) is IEEE's.
  */
 export function evaluate(roots: readonly Node[], env: Bindings, file?: string): Float64Array[] {
   const { sizes } = env
   const vals = new Map<number, Float64Array>()
   const bindMemo = new Map<number, boolean>()
+  const constMemo = new Map<number, boolean>()
   for (const n of topoOrder(roots)) {
     const fixed = env.frozen?.get(n.id)
     if (fixed) {
@@ -200,8 +242,13 @@ export function evaluate(roots: readonly Node[], env: Bindings, file?: string): 
           break
         }
         const f = binary[n.op]!
-        if (n.op === 'div' && isBindTime(n.args[1]!, bindMemo) && a[1]!.some((v) => v === 0))
-          throw divisionByZero(n, sizes, file)
+        if (
+          n.op === 'div' &&
+          isBindTime(n.args[1]!, bindMemo) &&
+          a[1]!.some((v) => v === 0) &&
+          !isConstant(n, constMemo)
+        )
+          throw divisionByZero(n, env, file)
         const [x, y] = a as [Float64Array, Float64Array]
         for (let i = 0; i < size; i++) out[i] = f(x[i]!, y[i]!)
       }
@@ -212,8 +259,8 @@ export function evaluate(roots: readonly Node[], env: Bindings, file?: string): 
 }
 
 /**
- * Evaluates every bind-time divisor of the graph (size and hyper arithmetic only, no tensor
- * data) and refuses a zero with the interpreter's located error. Compiled targets call this
+ * Evaluates every bind-time divisor of the graph (size and hyper arithmetic, constants; no
+ * tensor data) and refuses a zero with the interpreter's located error. Compiled targets call this
  * when sizes and hypers are bound, so they refuse what the interpreter refuses.
  */
 export function checkBindTimeDivisions(
@@ -223,7 +270,10 @@ export function checkBindTimeDivisions(
   file?: string,
 ): void {
   const memo = new Map<number, boolean>()
-  const divs = topoOrder(roots).filter((n) => n.op === 'div' && isBindTime(n.args[1]!, memo))
+  const constMemo = new Map<number, boolean>()
+  const divs = topoOrder(roots).filter(
+    (n) => n.op === 'div' && isBindTime(n.args[1]!, memo) && !isConstant(n, constMemo),
+  )
   if (divs.length === 0) return
   const vals = evaluate(
     divs.map((d) => d.args[1]!),
@@ -231,6 +281,6 @@ export function checkBindTimeDivisions(
     file,
   )
   divs.forEach((d, i) => {
-    if (vals[i]!.some((v) => v === 0)) throw divisionByZero(d, sizes, file)
+    if (vals[i]!.some((v) => v === 0)) throw divisionByZero(d, { sizes, hypers }, file)
   })
 }

@@ -1,6 +1,7 @@
 // normc grad FILE: prints the derived, simplified backward pass as a `.norm` layer.
 
 import { backwardLayer } from '../../compiler/backward.js'
+import { NormcError } from '../../compiler/diagnostics.js'
 import { compileLayerGraphs } from '../../compiler/pipeline.js'
 import { dumpGraph } from '../../compiler/ir/index.js'
 import { explain, renderLatex, renderText } from '../../compiler/explain/index.js'
@@ -28,7 +29,7 @@ Derives the backward pass of a layer symbolically and prints it, simplified, as 
 .norm layer: its inputs are the forward inputs, params, state and the upstream gradient dy
 (dy_NAME for each output when there are several); its outputs are dNAME for every input and
 param. Only the program is printed on stdout; it lints clean and can be run or differentiated
-again.
+again. A layer with no inputs and no params has nothing to differentiate: that is an error.
 
 Options:
   --layer NAME      the layer (default: the only layer in the file)
@@ -85,6 +86,17 @@ Options:
     if (dump === 'simplified') {
       await writeStdout(dumpGraph(g.backward.program.outputs) + '\n')
       return EXIT_OK
+    }
+    // A layer with no inputs and no params has no gradient: its derived layer would have no
+    // outputs (`-> {`), which is not a layer.
+    if (g.backward.program.outputs.length === 0) {
+      const e = new NormcError(
+        'nothing to differentiate: the layer has no inputs or params',
+        layer.decl.nameSpan,
+        layer.file,
+      )
+      writeStderr(`normc grad: ${e.line()}`)
+      return EXIT_FAIL
     }
     await writeStdout(printLayer(backwardLayer(g)) + '\n')
     return EXIT_OK

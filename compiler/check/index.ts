@@ -165,55 +165,63 @@ class LayerChecker {
 
   private declareAxes(): void {
     const { decl, axes } = this
+    const axisItems = decl.items.filter((it) => it.kind === 'axis')
+    const products = axisItems.filter((it) => it.def && isProduct(it.def))
+    const factorNames = new Set(products.flatMap((it) => productNames(it.def!).map((f) => f.name)))
+    // An axis an `axis` item declares (a factor of `axis C = G * K`, a free `axis H` or
+    // `axis H = hidden`) is that kind of axis even where an input uses it, and keeps the place
+    // its declaration gives it in the canonical order (§4.1): the params and upstream gradients
+    // of a derived backward layer are inputs over such axes.
+    const declared = new Set(factorNames)
+    for (const it of axisItems) if (!products.includes(it)) declared.add(it.name)
     let i = 0
     for (const inp of decl.inputs) {
       for (const a of inp.shape) {
-        if (!axes.has(a.name))
+        if (!axes.has(a.name) && !declared.has(a.name))
           axes.axes.set(a.name, { name: a.name, kind: 'input', span: a.span, rank: [i++] })
       }
     }
+    // First pass: free axes (in declaration order), then factorisations, so that a free axis
+    // may be factorised and `axis G = groups` may follow `axis C = G * K`.
     let free = 0
-    const axisItems = decl.items.filter((it) => it.kind === 'axis')
-    // First pass: factorisations and free axes, so that `axis G = groups` may follow `axis C = G * K`.
-    for (const it of axisItems) {
-      if (it.def && isProduct(it.def)) {
-        const parent = axes.get(it.name)
-        const factors = productNames(it.def)
-        if (!parent) {
-          this.bag.error(
-            it.nameSpan,
-            `axis ${it.name} is not an axis of the inputs: only an existing axis can be factorised`,
-          )
-          continue
-        }
-        if (parent.factors) {
-          this.bag.error(it.nameSpan, `axis ${it.name} is already factorised`)
-          continue
-        }
-        const names = factors.map((f) => f.name)
-        const dup = factors.find((f, j) => names.indexOf(f.name) !== j || axes.has(f.name))
-        if (dup) {
-          this.bag.error(dup.span, `duplicate declaration of axis ${dup.name}`)
-          continue
-        }
-        parent.factors = names
-        factors.forEach((f, j) =>
-          axes.axes.set(f.name, {
-            name: f.name,
-            kind: 'factor',
-            span: f.span,
-            rank: [...parent.rank, j],
-            parent: it.name,
-          }),
-        )
-      } else if (!axes.has(it.name)) {
+    for (const it of axisItems)
+      if (!products.includes(it) && !factorNames.has(it.name) && !axes.has(it.name))
         axes.axes.set(it.name, {
           name: it.name,
           kind: 'free',
           span: it.nameSpan,
           rank: [1e6 + free++],
         })
+    for (const it of products) {
+      const parent = axes.get(it.name)
+      const factors = productNames(it.def!)
+      if (!parent) {
+        this.bag.error(
+          it.nameSpan,
+          `axis ${it.name} is not an axis of the inputs: only an existing axis can be factorised`,
+        )
+        continue
       }
+      if (parent.factors) {
+        this.bag.error(it.nameSpan, `axis ${it.name} is already factorised`)
+        continue
+      }
+      const names = factors.map((f) => f.name)
+      const dup = factors.find((f, j) => names.indexOf(f.name) !== j || axes.has(f.name))
+      if (dup) {
+        this.bag.error(dup.span, `duplicate declaration of axis ${dup.name}`)
+        continue
+      }
+      parent.factors = names
+      factors.forEach((f, j) =>
+        axes.axes.set(f.name, {
+          name: f.name,
+          kind: 'factor',
+          span: f.span,
+          rank: [...parent.rank, j],
+          parent: it.name,
+        }),
+      )
     }
     // Second pass: sizes.
     const sized = new Set<string>()
@@ -225,13 +233,6 @@ class LayerChecker {
         this.bag.error(it.nameSpan, `duplicate declaration of axis ${it.name}`)
         continue
       }
-      if (info.kind === 'input') {
-        this.bag.error(
-          it.nameSpan,
-          `axis ${it.name} is an input axis: its size comes from the input`,
-        )
-        continue
-      }
       sized.add(it.name)
       this.checkSizeExpr(it.def)
       info.size = it.def
@@ -239,10 +240,8 @@ class LayerChecker {
     const bare = new Set<string>()
     for (const it of axisItems) {
       if (!it.def) {
-        const info = axes.get(it.name)!
-        if (info.kind === 'input')
-          this.bag.error(it.nameSpan, `axis ${it.name} is already an axis of the inputs`)
-        else if (info.kind !== 'free' || bare.has(it.name) || sized.has(it.name))
+        const info = axes.get(it.name)
+        if (info && (info.kind !== 'free' || bare.has(it.name) || sized.has(it.name)))
           this.bag.error(it.nameSpan, `duplicate declaration of axis ${it.name}`)
         bare.add(it.name)
       }
@@ -334,6 +333,16 @@ class LayerChecker {
       // An input's data is laid out in the canonical order (§4.1), as lowering reads it, whatever
       // order the signature lists its axes in: its type says so too.
       const axes = shape ? this.axes.sort(shape) : []
+      // Except over an axis an `axis` item declares, whose place the signature does not show:
+      // there the input must list its axes in the canonical order, as a param does.
+      const own = shape?.find((a) => this.axes.get(a)!.kind !== 'input')
+      if (shape && own && axes.join() !== shape.join()) {
+        const d = this.axes.get(own)!
+        this.bag.error(
+          inp.span,
+          `the axes of ${inp.name} must be in the layer's order: ${fmtAxes(axes)} (axis ${own}, declared at ${d.span.line}:${d.span.col}, is ${d.kind === 'free' ? 'a free axis: it comes after the input axes' : `a factor of ${d.parent}: it stands where ${d.parent} stands`})`,
+        )
+      }
       if (this.declare(inp.name, inp.nameSpan, { kind: 'input', axes }))
         this.inputs.push({ name: inp.name, axes, span: inp.nameSpan })
     }

@@ -149,7 +149,14 @@ export class Simplifier extends Builder {
     for (const n of den) factorsOf(n, flat, true)
     let k = flat.negative ? -1 : 1
     num = flat.num.filter((n) => (constOf(n) !== undefined ? ((k *= constOf(n)!), false) : true))
-    den = flat.den.filter((n) => (constOf(n) !== undefined ? ((k /= constOf(n)!), false) : true))
+    // (Except a zero: dividing data by a zero known at bind time is refused, not folded into
+    // an infinite coefficient.)
+    den = flat.den.filter((n) => {
+      const v = constOf(n)
+      if (v === undefined || v === 0) return true
+      k /= v
+      return false
+    })
     if (k !== 1 || num.length === 0) num = [this.c(k), ...num]
     const sort = (xs: Node[]) => [...xs].sort((a, b) => a.id - b.id)
     const chain = (xs: Node[]) =>
@@ -302,6 +309,8 @@ export class Simplifier extends Builder {
         return this.gatherSmallFactors(op, args, axes)
       }
       case 'div': {
+        // A division by a constant zero stays: it is refused when sizes and hypers are bound.
+        if (cb === 0) return undefined
         if (cb === 1) return a
         if (ca === 0) return zero()
         const na = neg(a)
@@ -335,6 +344,7 @@ export class Simplifier extends Builder {
     factorsOf(args[0]!, f, false)
     factorsOf(args[1]!, f, op === 'div')
     const small = (n: Node) => n.axes.length < axes.length || n.op === 'broadcast'
+    if (f.den.some((n) => constOf(n) === 0)) return undefined
     const sNum = f.num.filter(small)
     const sDen = f.den.filter(small)
     // A lone division by a count stays a division (means keep their exact form).
@@ -381,6 +391,8 @@ export class Simplifier extends Builder {
     }
     if (x.op !== 'mul' && x.op !== 'div') return undefined
     const f = factorsOf(x)
+    // A division by a constant zero stays as written (refused when sizes are bound).
+    if (f.den.some((n) => constOf(n) === 0)) return undefined
     const inv = f.num.filter((n) => invariant(n, R))
     const invDen = f.den.filter((n) => invariant(n, R))
     const num = f.num.filter((n) => !invariant(n, R))

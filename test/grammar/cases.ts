@@ -432,14 +432,29 @@ export const badPrograms: BadProgram[] = [
     expected: ['5:8: error: duplicate declaration of axis G'],
   },
   {
-    name: 'an axis declaration for an input axis',
+    // `axis N` declares N free (after the input axes), so x's declared order is not the layer's.
+    name: 'an axis declaration for an input axis that reorders the input',
     src: `layer L(x: [N, C]) -> y {
   axis N
   forward {
     y = x
   }
 }`,
-    expected: ['2:8: error: axis N is already an axis of the inputs'],
+    expected: [
+      "1:9: error: the axes of x must be in the layer's order: [C, N] (axis N, declared at 2:8, is a free axis: it comes after the input axes)",
+    ],
+  },
+  {
+    name: 'an input over factors out of the order of their factorisation',
+    src: `layer L(x: [N, C], g: [K, G]) -> y {
+  axis C = G * K
+  forward {
+    y = x * (g as [C])
+  }
+}`,
+    expected: [
+      "1:20: error: the axes of g must be in the layer's order: [G, K] (axis K, declared at 2:16, is a factor of C: it stands where C stands)",
+    ],
   },
   {
     name: 'duplicate layer',

@@ -219,13 +219,11 @@ export function programToLayer(
   }))
   const outputs: OutputDecl[] = outs.map((o) => ({ name: o.name, nameSpan: sp, span: sp }))
   const items: LayerItem[] = []
-  for (const it of source.decl.items) {
-    // A free axis (`axis H`) is an input axis of the derived layer (its params are inputs there).
-    const inInputs = prog.inputs.some((i) => i.axes.includes(it.kind === 'axis' ? it.name : ''))
-    if (it.kind === 'axis' && !(it.def === undefined && inInputs))
-      items.push({ ...it, comments: noComments() })
-    if (it.kind === 'hyper') items.push({ ...it, comments: noComments() })
-  }
+  // Every axis declaration is carried over as it is: an input of the derived layer (a param, a
+  // state, an upstream gradient) may use a factor or free axis, which keeps its place in the
+  // canonical order, so the derived layer lays its tensors out as the forward does.
+  for (const it of source.decl.items)
+    if (it.kind === 'axis' || it.kind === 'hyper') items.push({ ...it, comments: noComments() })
   items.push({
     kind: 'block',
     mode: 'forward',
