@@ -2,15 +2,23 @@
 // checks its outputs against the hand-written loops, then times each pass with the
 // implementations interleaved run by run (each repetition runs every implementation once, in an
 // order rotated from repetition to repetition) so that their ratios hold on a noisy machine.
+// Passes may be asynchronous (normc's GPU target): a pass that returns a Promise is awaited inside
+// its timed region; a synchronous one is timed exactly as before (nothing is awaited). On a
+// terminal, a progress line (layer, phase, pass, implementation, repetition k of n) is redrawn
+// below the running log (cli/progress.ts); elsewhere the log is plain lines.
 
 import { cpus, loadavg } from 'node:os'
 import { runInNewContext } from 'node:vm'
 import { setFlagsFromString } from 'node:v8'
-import type { Impl, Outputs, Runner, SelfReport } from './impl.js'
+import { createProgress, type Progress, type ProgressOptions } from '../cli/progress.js'
+import type { Impl, Outputs, PassResult, RanOn, Runner, SelfReport } from './impl.js'
 import { makeLayerCase, PASSES, type LayerCase, type LayerId, type Pass } from './layers.js'
 import { relErr, summarize, type Summary } from './stats.js'
 
-export type { Impl, Runner } from './impl.js'
+export type { Impl, RanOn, Runner } from './impl.js'
+
+/** The cross-check's default tolerance (largest relative error; float32 storage). */
+export const DEFAULT_TOLERANCE = 1e-3
 
 export interface HarnessOptions {
   layers: readonly LayerId[]
@@ -27,7 +35,20 @@ export interface HarnessOptions {
   memory?: boolean
   /** Run the garbage collector (untimed) before every timed run (default true). */
   gcBetween?: boolean
+  /**
+   * Where the running log goes (default console.log). While a progress line is shown (on a
+   * terminal), log lines are written through it instead, above the indicator, on its stream.
+   */
   log?: (line: string) => void
+  /**
+   * The progress indicator's options (default: drawn on process.stdout, where the log goes, only
+   * when that is a terminal). `{ enabled: false }` turns it off.
+   */
+  progress?: ProgressOptions
+  /** The cross-check's tolerance when an Impl names none (default DEFAULT_TOLERANCE). */
+  tolerance?: number
+  /** The clock for timed runs, ms (default performance.now; tests pass a fake one). */
+  now?: () => number
 }
 
 export interface MemoryResult {
@@ -47,6 +68,11 @@ export interface ImplResult {
   memory?: MemoryResult
   /** Largest relative error of each output against the baseline (cross-check). */
   check?: Record<string, number>
+  /** The tolerance the cross-check applied, and whether every output was within it. */
+  tolerance?: number
+  checkOk?: boolean
+  /** Where it actually ran (GPU backends; see Runner.ran). */
+  ran?: RanOn
 }
 
 export interface LayerResult {
@@ -90,6 +116,33 @@ export function runsIn(rep: number, reps: number, k: number): boolean {
   return Math.floor((rep * k) / reps) !== Math.floor(((rep - 1) * k) / reps) || rep === 0
 }
 
+/** Whether a pass returned a Promise (an asynchronous runner) rather than nothing. */
+function isPromise(r: unknown): r is PromiseLike<void> {
+  return (
+    r !== null &&
+    (typeof r === 'object' || typeof r === 'function') &&
+    typeof (r as { then?: unknown }).then === 'function'
+  )
+}
+
+/** Runs one pass, untimed: awaited when asynchronous. */
+async function runPass(r: Runner, pass: Pass): Promise<void> {
+  const ret: PassResult = r[pass]()
+  if (isPromise(ret)) await ret
+}
+
+/** Timed runs, warm-up runs and setups in one layer: the progress indicator's total. */
+function callsPerLayer(impls: readonly Impl[], opts: HarnessOptions, passes: number): number {
+  let n = 0
+  for (const impl of impls) {
+    const k = impl.maxRuns ?? opts.runs
+    let timed = 0
+    for (let rep = 0; rep < opts.runs; rep++) if (runsIn(rep, opts.runs, k)) timed++
+    n += 1 + passes * ((impl.warmup ?? opts.warmup) + timed)
+  }
+  return n
+}
+
 function compareOutputs(got: Outputs, want: Outputs): Record<string, number> {
   const out: Record<string, number> = {}
   for (const k of ['y', 'dx', 'dgamma', 'dbeta'] as const) {
@@ -111,18 +164,47 @@ export async function runBenchmark(opts: HarnessOptions): Promise<Results> {
   const gc = getGc()
   const gcBetween = (opts.gcBetween ?? true) && gc !== undefined
   const baseline = opts.baseline ?? 'hand'
+  const now = opts.now ?? (() => performance.now())
   const layers: LayerResult[] = []
   const loadBefore = loadavg()
 
-  for (const id of opts.layers) {
+  for (const [li, id] of opts.layers.entries()) {
     const layer = makeLayerCase(id, { quick: opts.quick ?? false })
-    log(`\n== ${layer.label} (${(layer.size / 1e6).toFixed(2)} M elements)`)
     const impls = opts.impls.filter((i) => i.supports?.(layer) ?? true)
-    const results = new Map<Impl, ImplResult>()
+    const progress: Progress = createProgress(
+      `bench ${li + 1}/${opts.layers.length} ${layer.label}`,
+      {
+        stream: process.stdout,
+        ...opts.progress,
+        total: callsPerLayer(impls, opts, passes.length),
+      },
+    )
+    const say = (line: string) => (progress.enabled ? progress.log(line) : log(line))
     const runners = new Map<Impl, Runner>()
+    try {
+      layers.push(await runLayer(layer, impls, runners, progress, say))
+    } finally {
+      progress.done()
+      // also when a setup or a run threw (GPU contexts, TF.js tensors)
+      for (const r of runners.values()) await r.dispose?.()
+      runners.clear()
+      gc?.()
+    }
+  }
+
+  async function runLayer(
+    layer: LayerCase,
+    impls: Impl[],
+    runners: Map<Impl, Runner>,
+    progress: Progress,
+    say: (line: string) => void,
+  ): Promise<LayerResult> {
+    say(`\n== ${layer.label} (${(layer.size / 1e6).toFixed(2)} M elements)`)
+    const results = new Map<Impl, ImplResult>()
 
     // Setup, memory and self-reports, one implementation at a time.
     for (const impl of impls) {
+      progress.tick(0, `setting up ${impl.name}`)
       gc?.()
       const m0 = process.memoryUsage()
       let rss = m0.rss
@@ -137,7 +219,7 @@ export async function runBenchmark(opts: HarnessOptions): Promise<Results> {
       sample()
       for (const pass of passes) {
         await runner.activate?.()
-        runner[pass]()
+        await runPass(runner, pass)
         sample()
       }
       const res: ImplResult = {
@@ -146,6 +228,8 @@ export async function runBenchmark(opts: HarnessOptions): Promise<Results> {
         kind: impl.kind ?? 'impl',
         passes: {},
       }
+      const ran = runner.ran?.()
+      if (ran) res.ran = ran
       if (memory && res.kind === 'impl') {
         res.memory = { rssMB: (rss - m0.rss) / MB, arrayBuffersMB: (ab - m0.arrayBuffers) / MB }
         if (runner.selfReport) {
@@ -155,7 +239,11 @@ export async function runBenchmark(opts: HarnessOptions): Promise<Results> {
       }
       runners.set(impl, runner)
       results.set(impl, res)
-      log(`  set up ${impl.name} in ${(performance.now() - t0).toFixed(0)} ms`)
+      progress.tick(1, `set up ${impl.name}`)
+      say(
+        `  set up ${impl.name} in ${(performance.now() - t0).toFixed(0)} ms` +
+          (ran ? ` (ran on ${ran.backend}: ${ran.device})` : ''),
+      )
     }
 
     // Cross-check against the baseline's outputs (every runner has run every pass once).
@@ -165,7 +253,11 @@ export async function runBenchmark(opts: HarnessOptions): Promise<Results> {
       for (const impl of impls) {
         const got = runners.get(impl)?.outputs?.()
         if (impl !== base && got && impl.kind !== 'floor') {
-          results.get(impl)!.check = compareOutputs(got, want)
+          const res = results.get(impl)!
+          res.check = compareOutputs(got, want)
+          res.tolerance = impl.tolerance ?? opts.tolerance ?? DEFAULT_TOLERANCE
+          // NaN fails (NaN <= tol is false)
+          res.checkOk = Object.values(res.check).every((e) => e <= res.tolerance!)
         }
       }
     }
@@ -178,8 +270,9 @@ export async function runBenchmark(opts: HarnessOptions): Promise<Results> {
         for (const impl of impls) {
           if (w >= (impl.warmup ?? opts.warmup)) continue
           const r = runners.get(impl)!
+          progress.tick(1, `${pass} · ${impl.name} · warm-up ${w + 1}/${maxWarm}`)
           await r.activate?.()
-          r[pass]()
+          await runPass(r, pass)
         }
       }
       for (let rep = 0; rep < opts.runs; rep++) {
@@ -188,11 +281,19 @@ export async function runBenchmark(opts: HarnessOptions): Promise<Results> {
         for (const impl of order) {
           if (!runsIn(rep, opts.runs, impl.maxRuns ?? opts.runs)) continue
           const r = runners.get(impl)!
+          progress.tick(1, `${pass} · ${impl.name} · rep ${rep + 1}/${opts.runs}`)
           await r.activate?.()
           if (gcBetween) gc!()
-          const t0 = performance.now()
-          r[pass]()
-          samples.get(impl)!.push(performance.now() - t0)
+          // A synchronous pass is timed from call to return, as it always was; a returned
+          // Promise is awaited, and the clock read again once it has settled.
+          const t0 = now()
+          const ret: PassResult = r[pass]()
+          let t1 = now()
+          if (isPromise(ret)) {
+            await ret
+            t1 = now()
+          }
+          samples.get(impl)!.push(t1 - t0)
         }
       }
       const cells: string[] = []
@@ -201,21 +302,18 @@ export async function runBenchmark(opts: HarnessOptions): Promise<Results> {
         results.get(impl)!.passes[pass] = s
         cells.push(`${impl.name} ${fmtMs(s.medianMs)}`)
       }
-      log(`  ${pass.padEnd(8)} ${cells.join('  ')}`)
+      say(`  ${pass.padEnd(8)} ${cells.join('  ')}`)
     }
 
-    for (const r of runners.values()) r.dispose?.()
-    runners.clear()
-    gc?.()
-    layers.push({
-      id,
+    return {
+      id: layer.id,
       label: layer.label,
       shape: layer.shape,
       layout: layer.layout,
       elements: layer.size,
       traffic: layer.traffic,
       impls: impls.map((i) => results.get(i)!),
-    })
+    }
   }
 
   return {
@@ -343,15 +441,18 @@ export function toMarkdown(res: Results): string {
   out.push('')
 
   // Times
-  const names: { name: string; label: string }[] = []
+  const names: { name: string; label: string; ran?: RanOn }[] = []
   for (const l of res.layers) {
     for (const i of l.impls) {
-      if (!names.some((n) => n.name === i.name)) names.push({ name: i.name, label: i.label })
+      if (!names.some((n) => n.name === i.name))
+        names.push({ name: i.name, label: i.label, ...(i.ran ? { ran: i.ran } : {}) })
     }
   }
+  const header = (n: (typeof names)[number]) =>
+    n.ran ? `${n.label}${n.ran.software ? ' †' : ''} (${n.ran.renderer})` : n.label
   out.push('## Times (median ms, min–max)')
   out.push('')
-  out.push(`| layer | pass | ${names.map((n) => n.label).join(' | ')} |`)
+  out.push(`| layer | pass | ${names.map(header).join(' | ')} |`)
   out.push(`|---|---|${names.map(() => '---:').join('|')}|`)
   for (const l of res.layers) {
     for (const p of o.passes) {
@@ -360,6 +461,38 @@ export function toMarkdown(res: Results): string {
     }
   }
   out.push('')
+
+  // GPU backends: what actually ran, and what could not run here
+  const gpu = names.filter((n) => n.ran)
+  const gpuSkipped = (m.gpuSkipped ?? {}) as Record<string, string>
+  if (gpu.length || Object.keys(gpuSkipped).length) {
+    if (gpu.some((n) => n.ran!.software)) {
+      out.push(
+        "† Software: no GPU ran these. normc's GPU target (gpu.js kernels) on a software " +
+          'renderer (Mesa llvmpipe, which runs shaders on the CPU, on several threads) or on ' +
+          "gpu.js's CPU fallbacks (webasm, cpu). A GPU column's time is upload + kernels + " +
+          'readback, awaited; on a software renderer it shows that the GPU target runs end to end ' +
+          'and says little about its speed on a GPU.',
+      )
+      out.push('')
+    }
+    out.push('## GPU backends')
+    out.push('')
+    out.push(
+      'The backend each GPU column ran on, checked after every run (gpu.js falls back silently; ' +
+        "normc's runtime throws when any kernel ran on another backend than the one asked for).",
+    )
+    out.push('')
+    out.push('| implementation | requested | ran on | device |')
+    out.push('|---|---|---|---|')
+    for (const n of gpu) {
+      out.push(`| ${n.label} | ${n.ran!.requested} | ${n.ran!.backend} | ${n.ran!.device} |`)
+    }
+    for (const [b, why] of Object.entries(gpuSkipped)) {
+      out.push(`| normc GPU ${b} | ${b} | — (not run) | ${why} |`)
+    }
+    out.push('')
+  }
 
   // Ratios
   const present = RATIOS.filter(([a, b]) =>
@@ -473,11 +606,12 @@ export function toMarkdown(res: Results): string {
     out.push(
       'Largest relative error of y, dx, dgamma, dbeta and the updated state after the runs ' +
         '(|a − b| / (|b| + 1% of RMS(b)); the hand-written loops are checked against float64 ' +
-        'references and the oracle in test/bench).',
+        'references and the oracle in test/bench), and whether it is within the tolerance ' +
+        '(float32 storage).',
     )
     out.push('')
-    out.push('| layer | implementation | max rel. error | worst output |')
-    out.push('|---|---|---:|---|')
+    out.push('| layer | implementation | max rel. error | worst output | within tolerance |')
+    out.push('|---|---|---:|---|---|')
     for (const l of res.layers) {
       for (const i of l.impls) {
         if (!i.check) continue
@@ -486,12 +620,33 @@ export function toMarkdown(res: Results): string {
           (a, b) => (b[1] > a[1] || Number.isNaN(b[1]) ? b : a),
           ['—', 0],
         )
-        out.push(`| ${l.label} | ${i.label} | ${worst[1].toExponential(1)} | ${worst[0]} |`)
+        const ok =
+          i.tolerance === undefined
+            ? '—'
+            : `${i.checkOk ? 'yes' : '**NO**'} (${i.tolerance.toExponential(0)})`
+        out.push(`| ${l.label} | ${i.label} | ${worst[1].toExponential(1)} | ${worst[0]} | ${ok} |`)
       }
     }
     out.push('')
   }
   return out.join('\n')
+}
+
+/** One line per implementation and layer whose outputs the cross-check rejected. */
+export function checkFailures(res: Results): string[] {
+  const lines: string[] = []
+  for (const l of res.layers) {
+    for (const i of l.impls) {
+      if (i.checkOk !== false) continue
+      const bad = Object.entries(i.check ?? {})
+        .filter(([, e]) => !(e <= i.tolerance!))
+        .map(([k, e]) => `${k} ${e.toExponential(1)}`)
+      lines.push(
+        `FAIL ${l.label}: ${i.name} differs from the hand-written loops beyond ${i.tolerance!.toExponential(0)}: ${bad.join(', ')}`,
+      )
+    }
+  }
+  return lines
 }
 
 function round2(x: number): number {

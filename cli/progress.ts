@@ -80,8 +80,9 @@ export function createProgress(label: string, opts: ProgressOptions = {}): Progr
       body = `${spin} ${style.bold(label)} ${count} ${style.dim(secs)}`
     }
     if (detail) body += ` ${style.dim(detail)}`
-    // Never wrap: a wrapped line cannot be redrawn in place.
-    const cols = (stream.columns ?? 80) - 1
+    // Never wrap: a wrapped line cannot be redrawn in place. A pty may report 0 columns
+    // (`script`, some CI runners): take 80 then.
+    const cols = (stream.columns || 80) - 1
     if (visibleWidth(body) > cols) {
       body = [...stripAnsi(body)].slice(0, Math.max(0, cols - 1)).join('') + '…'
     }

@@ -8,7 +8,7 @@ import { compile, type JsLayer, type Saved, type TensorMap } from '../../runtime
 import type { Impl, Runner } from '../impl.js'
 import type { LayerCase } from '../layers.js'
 
-const exampleOf: Record<string, { file: string; layer: string }> = {
+export const exampleOf: Record<string, { file: string; layer: string }> = {
   'bn-nchw': { file: 'batchnorm2d.norm', layer: 'BatchNorm2d' },
   'bn-nhwc': { file: 'batchnorm2d_nhwc.norm', layer: 'BatchNorm2dNHWC' },
   layernorm: { file: 'layernorm.norm', layer: 'LayerNorm' },
@@ -18,27 +18,38 @@ const exampleOf: Record<string, { file: string; layer: string }> = {
 }
 
 /** The bench's state names (camelCase) → the example's state names. */
-const stateNames: Record<string, string> = {
+export const stateNames: Record<string, string> = {
   runningMean: 'running_mean',
   runningVar: 'running_var',
   mu: 'mu',
   sigma: 'sigma',
 }
 
-export function normcRunner(layer: LayerCase): Runner & { js: JsLayer } {
+/** The example layer a case runs: its source, layer name, axis sizes and hypers. */
+export function exampleFor(layer: LayerCase): {
+  source: string
+  name: string
+  axes: Record<string, number>
+  hyper: Record<string, number>
+} {
   const ex = exampleOf[layer.id]!
   const source = readFileSync(
     fileURLToPath(new URL(`../../examples/${ex.file}`, import.meta.url)),
     'utf8',
   )
-  const mod = compile(source, { precision: 'f32' })
   const axes = { ...layer.norm.axes }
   delete axes.G
   delete axes.K
   const hyper: Record<string, number> = { eps: layer.hyper.eps }
   for (const k of ['momentum', 'groups', 'rmax', 'dmax'] as const)
     if (layer.hyper[k] !== undefined) hyper[k] = layer.hyper[k]!
-  const js = mod.layer(ex.layer, { axes, hyper })
+  return { source, name: ex.layer, axes, hyper }
+}
+
+export function normcRunner(layer: LayerCase): Runner & { js: JsLayer } {
+  const { source, name, axes, hyper } = exampleFor(layer)
+  const mod = compile(source, { precision: 'f32' })
+  const js = mod.layer(name, { axes, hyper })
   const params: TensorMap = js.initParams()
   params.gamma!.set(layer.gamma)
   if (params.beta && layer.beta) params.beta.set(layer.beta)
