@@ -118,6 +118,9 @@ function momentOf(n: Node): { sum1: Node; src: Node } | undefined {
   return { sum1, src }
 }
 
+/** The most nodes a value may recompute inline before it gets a buffer (see planStep). */
+const MAX_INLINE = 64
+
 function planStep(
   name: 'forward' | 'backward',
   roots: { name: string; node: Node }[],
@@ -147,6 +150,21 @@ function planStep(
       if (leafSet.has(v.id) || isTrivial(v) || v.op === 'input') continue
       if (leafAxes(v, axes).length < s) mat.add(v.id)
     }
+  }
+  // Inline code is recomputed in every stage that uses it, so a long elementwise chain (a
+  // program of hundreds of statements) would be recomputed stage after stage: generated code
+  // quadratic in the program. A value whose inline cone (counted with repeats) exceeds
+  // MAX_INLINE nodes is computed once, into a buffer. Normalisation layers stay far below.
+  const cone = new Map<number, number>()
+  for (const n of order) {
+    if (mat.has(n.id) || leafSet.has(n.id) || isTrivial(n)) continue
+    let c = isView(n) ? 0 : 1
+    for (const a of n.args) c += cone.get(a.id) ?? 0
+    if (c > MAX_INLINE && !isView(n)) {
+      mat.add(n.id)
+      continue
+    }
+    cone.set(n.id, Math.min(c, MAX_INLINE + 1))
   }
   // time: longest chain of materialized dependencies.
   const time = new Map<number, number>()
