@@ -321,6 +321,21 @@ describe('the derived backward over factor and free axes (known issue derived-fa
     expect(findings(text, ['backward-program'])).toEqual([])
   })
 
+  // Both found by the crash campaign of seed 888001 (paths 179 of 888011, 162 of 888076) before
+  // the fix: "axis L is an input axis" and "expected ')' but found '{'" in the derived layer.
+  it('a state on a sized axis (axis L = 1), train and eval: the derived layers check', () => {
+    const text =
+      'layer layer_1(constructor: [constructor]) -> valueOf {\n  axis constructor = y * W\n  axis L = 1\n  state dgamma: []\n  state Infinity: [L]\n  train {\n    valueOf = broadcast(-lerp(lerp(max(Infinity, [L]), dgamma * dgamma, 0.001), count([L]), count([L]) / (count([L]) - 1)), [constructor])\n  }\n  eval {\n    toString = -lerp(stop_gradient(rsqrt(Infinity)), count([]) - 1, .5)\n    valueOf = broadcast((dgamma - (min(Infinity, [L]) - dgamma / 1)) * -stop_gradient(count([W]) / (count([W]) - 1)), [constructor])\n  }\n}\n'
+    expect(derivedErrors(text, 'train')).toEqual([])
+    expect(derivedErrors(text, 'eval')).toEqual([])
+  })
+
+  it('an unused input and a free axis nobody uses: the derived layer checks', () => {
+    const text =
+      'layer L(x: [__proto__, W, toString, T], require: [W, D]) -> y1 {\n  axis N\n  state prototype: [W] = 0\n  forward { # block\n    y1 = x\n  }\n}\n'
+    expect(derivedErrors(text)).toEqual([])
+  })
+
   it('free axes keep their declared order in the derived layer (q: [A, B] was read as [B, A])', () => {
     const text =
       'layer L(x: [N]) -> y {\n  axis A\n  axis B\n  param p: [B] = 1\n  param q: [A, B] = 1\n  forward {\n    y = x * sum(sum(q * q, [A]) * p, [B])\n  }\n}\n'
