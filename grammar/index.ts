@@ -427,6 +427,11 @@ export function parse(src: string, file = '<input>'): ParseResult {
   if (!checkNesting(toks, bag)) return { ast: undefined, diagnostics: bag.items }
 
   normParser.input = toks
+  // Chevrotain caches, per repetition, the token its error recovery resyncs to
+  // (firstAfterRepMap); computed first during a recovery, the entry can be wrong, and every later
+  // parse in the process then reported errors in valid text (a file with a syntax error before a
+  // good one in `normc lint`, the playground after a typo). Start each parse without it.
+  ;(normParser as unknown as { firstAfterRepMap: Record<string, unknown> }).firstAfterRepMap = {}
   const cst = normParser.file()
   // A dropped character usually breaks the syntax just after it: those errors say nothing new.
   const afterBadChar = new Set<IToken>()
