@@ -6,6 +6,8 @@
 
 import { createExecutor, type Executor, type ExecutorKernelRun } from '../runtime/gpu/core.js'
 import type { GpuJob, GpuJobStep } from './gpu-job.js'
+export { maxRelError } from '../runtime/compare.js'
+import { maxRelError } from '../runtime/compare.js'
 
 /** The backends the page offers. The runner takes any gpu.js mode (tests use `cpu`). */
 export const PAGE_BACKENDS = ['webgl2', 'webgpu'] as const
@@ -97,18 +99,6 @@ async function describeDevice(backend: string): Promise<string> {
     // Not worth a failure.
   }
   return ''
-}
-
-/** |gpu − ref| / max(|ref|, 1), the largest over the tensor (NaN counts as Infinity). */
-export function maxRelError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  if (actual.length !== expected.length) return Infinity
-  let m = 0
-  for (let i = 0; i < expected.length; i++) {
-    const e = expected[i]!
-    const err = Math.abs(actual[i]! - e) / Math.max(Math.abs(e), 1)
-    if (!(err <= m)) m = Number.isNaN(err) ? Infinity : err
-  }
-  return m
 }
 
 export interface GpuTensorReport {

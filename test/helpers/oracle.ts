@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { RunCase } from '../../runtime/case.js'
+export { maxRelError } from '../../runtime/compare.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 export const root = join(here, '..', '..')
@@ -110,16 +111,4 @@ export function loadOracleCases(): OracleCase[] {
       c.name = f.replace(/\.json$/, '')
       return c
     })
-}
-
-/** Max error relative to max(|expected|, 1), elementwise. */
-export function maxRelError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  if (actual.length !== expected.length) return Infinity
-  let m = 0
-  for (let i = 0; i < expected.length; i++) {
-    const e = expected[i]!
-    const err = Math.abs(actual[i]! - e) / Math.max(Math.abs(e), 1)
-    if (!(err <= m)) m = Number.isNaN(err) ? Infinity : err
-  }
-  return m
 }
