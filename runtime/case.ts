@@ -121,3 +121,45 @@ export function resultJson(result: {
   lines.push(`  "state": ${obj(result.state, '  ')}`)
   return `{\n${lines.join(',\n')}\n}\n`
 }
+
+/**
+ * When every number a case gives is finite and the step still made NaN or ±Infinity, a one-line
+ * account of where (IEEE's answer is right, but rarely what the user meant: a constant channel
+ * with eps = 0 gives 0 / 0). Undefined when the inputs already hold non-finite numbers or the
+ * results are all finite.
+ */
+export function nonFiniteFromFinite(
+  c: RunCase,
+  result: {
+    outputs: Record<string, Float64Array>
+    grads?: Record<string, Float64Array>
+    state: Record<string, Float64Array>
+  },
+): string | undefined {
+  const given = [
+    ...Object.values(c.inputs),
+    ...(c.dy === undefined ? [] : c.dy instanceof Float64Array ? [c.dy] : Object.values(c.dy)),
+  ]
+  if (!given.every((a) => a.every(Number.isFinite))) return undefined
+  if (!Object.values(c.hyper).every(Number.isFinite)) return undefined
+  const parts: string[] = []
+  const scan = (prefix: string, m: Record<string, Float64Array> | undefined) => {
+    for (const k of Object.keys(m ?? {})) {
+      const a = m![k]!
+      let nan = 0
+      let inf = 0
+      for (const v of a) {
+        if (Number.isNaN(v)) nan++
+        else if (!Number.isFinite(v)) inf++
+      }
+      if (nan + inf === 0) continue
+      const what = [nan ? `${nan} NaN` : '', inf ? `${inf} infinite` : ''].filter(Boolean)
+      parts.push(`${prefix}${k} (${what.join(', ')} of ${a.length})`)
+    }
+  }
+  scan('', result.outputs)
+  scan('grads.', result.grads)
+  scan('state.', result.state)
+  if (!parts.length) return undefined
+  return `finite inputs gave non-finite values: ${parts.join(', ')} (a division by zero, or the log or sqrt of a negative number, somewhere in the step)`
+}

@@ -5,7 +5,7 @@ import { NormcError } from '../../compiler/diagnostics.js'
 import { compileLayerGraphs } from '../../compiler/pipeline.js'
 import { dumpGraph } from '../../compiler/ir/index.js'
 import { printFile } from '../../compiler/print/index.js'
-import { parseCase, resultJson } from '../../runtime/case.js'
+import { nonFiniteFromFinite, parseCase, resultJson } from '../../runtime/case.js'
 import { runStepInterp } from '../../runtime/step.js'
 import {
   EXIT_FAIL,
@@ -34,7 +34,8 @@ CASE.json: { "axes":   { "N": 4, "C": 3, "H": 5, "W": 5 },
 Prints { "y": [...], "grads": { "x": [...], ... }, "state": { ... } } on stdout.
 Params and state not given take their declared initial values. Gradients are computed when
 dy is given (with several outputs, dy is an object keyed by output name) and use the values
-of that step. Non-finite numbers are the strings "NaN", "Infinity", "-Infinity".
+of that step. Non-finite numbers are the strings "NaN", "Infinity", "-Infinity"; when every
+number given is finite and the step still makes some, a warning on stderr says where.
 
 Options:
   --input FILE      the case (required; - for standard input)
@@ -94,6 +95,9 @@ Options:
               backend: values.backend as string | undefined,
             })
       await writeStdout(resultJson(result))
+      // The numbers stand as IEEE computes them; the user hears that finite inputs gave NaN.
+      const warning = nonFiniteFromFinite(c, result)
+      if (warning) writeStderr(`normc run: warning: ${warning}`)
       return EXIT_OK
     } catch (e) {
       if (e instanceof NormcError) {

@@ -3,8 +3,12 @@
 // target in f64 and f32; eps = 0 with a constant channel gives the documented result (NaN in
 // that channel, everything else untouched), not garbage.
 
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { CheckedLayer } from '../../compiler/check/index.js'
+import { normc } from '../utils/cli.js'
 import { frontend } from '../../compiler/frontend.js'
 import { compileLayerGraphs } from '../../compiler/pipeline.js'
 import { runStepJs } from '../../runtime/js/step.js'
@@ -141,6 +145,52 @@ describe('eps = 0 with a constant channel', () => {
         )
       }
     }
+  })
+
+  it('normc run says so on stderr (the JSON stays IEEE), and says nothing when all is finite', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'normc-eps0-'))
+    const file = (name: string, x: number[]) => {
+      const p = join(dir, name)
+      writeFileSync(
+        p,
+        JSON.stringify({
+          axes: { N: 2, C: 2, H: 1, W: 2 },
+          hyper: { eps: 0 },
+          inputs: { x },
+          dy: [1, 1, 1, 1, 1, 1, 1, 1],
+        }),
+      )
+      return p
+    }
+    // Channel 0 is x[n, 0, 0, :]: elements 0, 1, 4, 5.
+    const constant = normc([
+      'run',
+      'examples/batchnorm2d.norm',
+      '--input',
+      file('c.json', [1, 1, 3, 4, 1, 1, 3, 6]),
+    ])
+    expect(constant.code).toBe(0)
+    expect(JSON.parse(constant.stdout).y[0]).toBe('NaN')
+    expect(constant.stderr.trim()).toBe(
+      'normc run: warning: finite inputs gave non-finite values: y (4 NaN of 8), grads.x (4 NaN of 8), grads.gamma (1 NaN of 2) (a division by zero, or the log or sqrt of a negative number, somewhere in the step)',
+    )
+    const varied = normc([
+      'run',
+      'examples/batchnorm2d.norm',
+      '--input',
+      file('v.json', [1, 2, 3, 4, 1, 5, 3, 6]),
+    ])
+    expect(varied.code).toBe(0)
+    expect(varied.stderr).toBe('')
+    // Non-finite inputs propagate without a warning: the user gave them.
+    const given = normc([
+      'run',
+      'examples/batchnorm2d.norm',
+      '--input',
+      file('n.json', [1, 1, 3, 4, 1, 1, 3, 6].map((v, i) => (i === 2 ? 'NaN' : v)) as number[]),
+    ])
+    expect(given.code).toBe(0)
+    expect(given.stderr).toBe('')
   })
 
   it('LayerNorm and RMSNorm: a constant row gives NaN in LayerNorm (0/0), finite in RMSNorm (x ≠ 0)', () => {
