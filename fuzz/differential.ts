@@ -24,12 +24,14 @@ import { printLayer } from '../compiler/print/index.js'
 import type { RunCase } from '../runtime/case.js'
 import { evaluate, type Bindings } from '../runtime/interp.js'
 import { runStepJs } from '../runtime/js/step.js'
+import type { GpuBackend } from '../runtime/gpu/backends.js'
+import { runStepGpu } from '../runtime/gpu/step.js'
 import { rng } from '../runtime/random.js'
 import { bindCase, runStepInterp, type StepResult } from '../runtime/step.js'
 import { knownFinding } from './known.js'
 import { chooseSizes, randomCase } from './stages.js'
 
-export type Check = 'fd' | 'unsimplified' | 'js-f64' | 'js-f32' | 'backward-program'
+export type Check = 'fd' | 'unsimplified' | 'js-f64' | 'js-f32' | 'backward-program' | 'gpu'
 export const ALL_CHECKS: readonly Check[] = [
   'fd',
   'unsimplified',
@@ -80,6 +82,8 @@ export const TOL = {
   'js-f64': 1e-11,
   'js-f32': 2e-7,
   'backward-program': 1e-11,
+  // float32 arithmetic throughout (not only storage), reductions in trees.
+  gpu: 1e-5,
 } as const
 
 const modesOf = (l: CheckedLayer): ('train' | 'eval')[] =>
@@ -540,4 +544,63 @@ function backwardProgram(
     )
   })
   void layer
+}
+
+/**
+ * The gpu target (compiler/emit/gpu, gpu.js) against the interpreter on the same f32-rounded
+ * inputs. Shaders compute in float32, so the allowance is the layer's conditioning at float32's
+ * rounding (2^-24 per operation, a hundred operations, a margin of 10), plus a few ulps of the
+ * largest intermediate each value is computed from (float32 sums). Asynchronous (gpu.js is);
+ * a run on another backend than `backend` throws (runtime/gpu checks every kernel).
+ */
+export async function differentialGpu(
+  layer: CheckedLayer,
+  opts: { seed: number; backend: GpuBackend },
+): Promise<DiffResult> {
+  const rec = new Recorder()
+  const r = rng(opts.seed)
+  const result = (skipped?: string): DiffResult => ({
+    findings: rec.findings,
+    worst: rec.worst,
+    worstErr: rec.worstErr,
+    fdElements: 0,
+    fdKinks: 0,
+    ...(skipped ? { skipped } : {}),
+  })
+  for (const mode of modesOf(layer)) {
+    let c: RunCase
+    let bound: ReturnType<typeof bindCase>
+    try {
+      c = roundCase(randomCase(layer, chooseSizes(layer, r), r))
+      bound = bindCase(layer, c)
+    } catch (e) {
+      if (e instanceof NormcError) return result(`sizes: ${e.message}`)
+      throw e
+    }
+    const g = compileLayerGraphs(layer, mode)
+    let ref: StepResult
+    try {
+      ref = runStepInterp(layer, mode, c, g)
+    } catch (e) {
+      if (e instanceof NormcError) return result(`run: ${e.message}`)
+      throw e
+    }
+    const refT = tensorsOf(ref)
+    if (![...refT.values()].every(allFinite)) return result('values not finite')
+    const delta = 1e-9
+    const pert = tensorsOf(runStepInterp(layer, mode, perturbCase(c, delta, r), g))
+    const allow = sensitivity(refT, pert, (100 * 2 ** -24 * 10) / delta)
+    const env: Bindings = { sizes: bound.sizes, tensors: bound.tensors, hypers: bound.hypers }
+    const mags = magnitudes(g, env)
+    for (const [k, a] of allow) {
+      const m = 64 * 2 ** -24 * (mags.get(k) ?? 0)
+      allow.set(
+        k,
+        a.map((v) => v + m),
+      )
+    }
+    const got = await runStepGpu(layer, mode, c, opts.backend)
+    compareSteps(rec, 'gpu', mode, got, ref, TOL.gpu, allow)
+  }
+  return result()
 }

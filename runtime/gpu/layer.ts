@@ -10,6 +10,7 @@ import { compileLayerGraphs } from '../../compiler/pipeline.js'
 import { planLayer, type KernelPlan } from '../../compiler/schedule/index.js'
 import { checkBindTimeDivisions, sizeOf } from '../interp.js'
 import { bindHypers, bindSizes } from '../sizes.js'
+import { ownValue, setOwn } from '../step.js'
 import type { GpuBackend } from './backends.js'
 import type { GpuProgram } from './core.js'
 
@@ -125,6 +126,7 @@ export class GpuLayer {
     opts: { mode: 'train' | 'eval'; params?: GpuTensorMap; state?: GpuTensorMap },
   ) {
     const c = await this.compiled(opts.mode)
+    // Spread copies own properties (a `__proto__` key included, as an own key).
     const all: GpuTensorMap = { ...opts.params, ...opts.state, ...inputs }
     const host: Record<string, Float32Array> = {}
     for (const n of c.plan.forward.leaves) {
@@ -139,7 +141,7 @@ export class GpuLayer {
     }
     const out = await c.run('forward', host)
     const outputs: GpuTensorMap = {}
-    for (const o of c.gpu.forward.outputs) outputs[o.name] = out[o.buffer] ?? host[o.buffer]!
+    for (const o of c.gpu.forward.outputs) setOwn(outputs, o.name, out[o.buffer] ?? host[o.buffer]!)
     const saved: GpuSaved = { mode: opts.mode, leaves: new Map(), lo: new Map() }
     for (const n of c.plan.forward.leaves)
       saved.leaves.set(
@@ -151,7 +153,7 @@ export class GpuLayer {
     for (const s of c.gpu.forward.saved) saved.leaves.set(s.node.id, out[s.buffer]!)
     for (const [id, buf] of c.gpu.forward.lo) if (out[buf]) saved.lo.set(id, out[buf]!)
     if (opts.mode === 'train' && opts.state)
-      for (const u of c.gpu.forward.updates) opts.state[u.name]?.set(out[u.buffer]!)
+      for (const u of c.gpu.forward.updates) ownValue(opts.state, u.name)?.set(out[u.buffer]!)
     return { outputs, saved }
   }
 
@@ -163,7 +165,7 @@ export class GpuLayer {
       const name = c.gpu.backward.inputOf.get(n.id)!
       if (n.role === 'dy') {
         const out = this.layer.outputs.find((o) => upstreamName(this.layer, o.name) === n.name)!
-        host[name] = dy instanceof Float32Array ? dy : (dy as GpuTensorMap)[out.name]!
+        host[name] = dy instanceof Float32Array ? dy : ownValue(dy as GpuTensorMap, out.name)!
       } else host[name] = saved.leaves.get(n.id)!
       const lo = c.gpu.backward.lo.get(n.id)
       if (lo) host[lo] = saved.lo.get(n.id)!
@@ -171,7 +173,7 @@ export class GpuLayer {
     const out = await c.run('backward', host)
     const grads: GpuTensorMap = {}
     for (const o of c.gpu.backward.outputs)
-      grads[o.name.slice(1)] = out[o.buffer] ?? host[o.buffer]!
+      setOwn(grads, o.name.slice(1), out[o.buffer] ?? host[o.buffer]!)
     return grads
   }
 

@@ -8,7 +8,7 @@ import { compileLayerGraphs } from '../../compiler/pipeline.js'
 import { planLayer } from '../../compiler/schedule/index.js'
 import type { RunCase } from '../case.js'
 import { checkBindTimeDivisions } from '../interp.js'
-import { bindCase, type StepResult } from '../step.js'
+import { bindCase, setOwn, type StepResult } from '../step.js'
 import type { GpuBackend, RanBackend } from './backends.js'
 import type { GpuProgram } from './core.js'
 
@@ -51,11 +51,12 @@ export async function runStepGpu(
   const fr = await execute(gpu.forward.program, fwdIn, backend)
   const result: GpuStepResult = { outputs: {}, state: {}, backend: fr.backend }
   for (const o of gpu.forward.outputs)
-    result.outputs[o.name] = Float64Array.from(fr.outputs[o.buffer] ?? fwdIn[o.buffer]!)
-  for (const s of layer.states) result.state[s.name] = bound.tensors.get(s.name)!.slice()
+    setOwn(result.outputs, o.name, Float64Array.from(fr.outputs[o.buffer] ?? fwdIn[o.buffer]!))
+  // Names are the user's (`__proto__` included): own properties, never the prototype.
+  for (const s of layer.states) setOwn(result.state, s.name, bound.tensors.get(s.name)!.slice())
   if (mode === 'train')
     for (const u of gpu.forward.updates)
-      result.state[u.name] = Float64Array.from(fr.outputs[u.buffer]!)
+      setOwn(result.state, u.name, Float64Array.from(fr.outputs[u.buffer]!))
   if (bound.hasDy) {
     const savedData = new Map(gpu.forward.saved.map((s) => [s.node.id, fr.outputs[s.buffer]!]))
     const bwdIn: Record<string, Float32Array> = {}
@@ -74,7 +75,11 @@ export async function runStepGpu(
       throw new Error(`internal: backward ran on ${br.backend}, forward on ${fr.backend}`)
     result.grads = {}
     for (const o of gpu.backward.outputs)
-      result.grads[o.name.slice(1)] = Float64Array.from(br.outputs[o.buffer] ?? bwdIn[o.buffer]!)
+      setOwn(
+        result.grads,
+        o.name.slice(1),
+        Float64Array.from(br.outputs[o.buffer] ?? bwdIn[o.buffer]!),
+      )
   }
   return result
 }

@@ -260,9 +260,7 @@ class GpuStepEmitter {
       case 'div':
         return `${a[0]} / ${a[1]}`
       case 'pow':
-        return viewed(n.args[1]!).op === 'const' && viewed(n.args[1]!).value === 2
-          ? `${a[0]} * ${a[0]}`
-          : `Math.pow(${a[0]}, ${a[1]})`
+        return gpuPow(a[0]!, a[1]!, viewed(n.args[1]!))
       case 'max':
         return `Math.max(${a[0]}, ${a[1]})`
       case 'min':
@@ -276,7 +274,12 @@ class GpuStepEmitter {
       case 'lt':
         return `(${a[0]} < ${a[1]} ? 1.0 : 0.0)`
       case 'eq':
-        return `(${a[0]} === ${a[1]} ? 1.0 : 0.0)`
+        // Equal up to float32's rounding: the gradient of max(x, [R]) compares a recomputed
+        // x with the saved maximum, and where a backend computes in float64 and only stores
+        // float32 (gpu.js's cpu fallback) the two differ by that rounding; exact, no element
+        // would match and the tie count would be 0 (NaN). In float32 shaders this is exact
+        // equality but for neighbours within 2^-24 relative.
+        return `(${a[0]} === ${a[1]} ? 1.0 : (Math.abs(${a[0]} - ${a[1]}) <= 5.960464477539063e-8 * Math.abs(${a[1]}) ? 1.0 : 0.0))`
       case 'clamp':
         return `Math.min(Math.max(${a[0]}, ${a[1]}), ${a[2]})`
       default:
@@ -466,4 +469,21 @@ export function emitGpuLayer(
     forward,
     backward: new GpuStepEmitter(plan.backward, plan.layer, sizes, hypers, loLeaves).run(),
   }
+}
+
+/**
+ * x ^ y as JavaScript's `**` computes it, in the JS subset gpu.js compiles. GLSL's pow(x, y) is
+ * undefined for x < 0 (NaN on Mesa) even where y is an integer (x ^ 3): integer constants are
+ * written as products, and any other exponent takes |x| and puts the sign back for odd
+ * integers (a negative x with a non-integer y is NaN, as in JavaScript).
+ */
+function gpuPow(x: string, y: string, exponent: Node): string {
+  const k = exponent.op === 'const' ? exponent.value! : undefined
+  if (k !== undefined && Number.isInteger(k) && Math.abs(k) <= 16) {
+    if (k === 0) return '1.0'
+    const product = Array.from({ length: Math.abs(k) }, () => x).join(' * ')
+    return k > 0 ? `(${product})` : `(1.0 / (${product}))`
+  }
+  if (k !== undefined && !Number.isInteger(k)) return `Math.pow(${x}, ${y})`
+  return `(${x} < 0.0 ? (Math.floor(${y}) === ${y} ? (Math.floor(${y} * 0.5) * 2.0 === ${y} ? 1.0 : -1.0) * Math.pow(-${x}, ${y}) : (0.0 / 0.0)) : Math.pow(${x}, ${y}))`
 }
