@@ -349,6 +349,71 @@ function compareSteps(
   }
 }
 
+/** A random case of a mode and the interpreter's step on it, or why there is none. */
+interface Reference {
+  c: RunCase
+  g: LayerGraphs
+  ref: StepResult
+  refT: Map<string, Float64Array>
+  env: Bindings
+  /** The interpreter on the case perturbed by a relative PROBE (a conditioning probe). */
+  pert: Map<string, Float64Array>
+}
+
+/** Relative size of the conditioning probe. */
+const PROBE = 1e-9
+
+function reference(
+  layer: CheckedLayer,
+  mode: 'train' | 'eval',
+  r: () => number,
+  round: boolean,
+): Reference | { skipped: string } {
+  let c: RunCase
+  let bound: ReturnType<typeof bindCase>
+  try {
+    c = randomCase(layer, chooseSizes(layer, r), r)
+    if (round) c = roundCase(c)
+    bound = bindCase(layer, c)
+  } catch (e) {
+    if (e instanceof NormcError) return { skipped: `sizes: ${e.message}` }
+    throw e
+  }
+  const g = compileLayerGraphs(layer, mode)
+  let ref: StepResult
+  try {
+    ref = runStepInterp(layer, mode, c, g)
+  } catch (e) {
+    if (e instanceof NormcError) return { skipped: `run: ${e.message}` }
+    throw e
+  }
+  const refT = tensorsOf(ref)
+  if (![...refT.values()].every(allFinite)) return { skipped: 'values not finite' }
+  const pert = tensorsOf(runStepInterp(layer, mode, perturbCase(c, PROBE, r), g))
+  const env: Bindings = { sizes: bound.sizes, tensors: bound.tensors, hypers: bound.hypers }
+  return { c, g, ref, refT, env, pert }
+}
+
+/**
+ * How far honest rounding at `unit` (2^-53, 2^-24) may move each value: a hundred operations
+ * times the layer's conditioning (the probe), with a margin of 10, plus 64 units of the
+ * largest intermediate the value is computed from. (The simplifier distributes sums,
+ * Σa·(1 − t²) → Σa − Σa·t², exact in reals, which leaves an absolute error of a few units of
+ * the terms even where the result is tiny.)
+ */
+function roundingAllowance(x: Reference, unit: number): Map<string, Float64Array> {
+  const allow = sensitivity(x.refT, x.pert, (100 * unit * 10) / PROBE)
+  const mags = magnitudes(x.g, x.env)
+  for (const [k, a] of allow) {
+    const m = 64 * unit * (mags.get(k) ?? 0)
+    allow.set(
+      k,
+      a.map((v) => v + m),
+    )
+  }
+  return allow
+}
+
 /** Runs every check on one layer. Throws only on bugs (exceptions from compiled code or the compiler). */
 export function differential(layer: CheckedLayer, opts: DiffOptions): DiffResult {
   const checks = new Set(opts.checks ?? ALL_CHECKS)
@@ -365,42 +430,10 @@ export function differential(layer: CheckedLayer, opts: DiffOptions): DiffResult
     ...(skipped ? { skipped } : {}),
   })
   for (const mode of modesOf(layer)) {
-    let c: RunCase
-    let bound: ReturnType<typeof bindCase>
-    try {
-      c = randomCase(layer, chooseSizes(layer, r), r)
-      bound = bindCase(layer, c)
-    } catch (e) {
-      if (e instanceof NormcError) return result(`sizes: ${e.message}`)
-      throw e
-    }
-    const g = compileLayerGraphs(layer, mode)
-    let ref: StepResult
-    try {
-      ref = runStepInterp(layer, mode, c, g)
-    } catch (e) {
-      if (e instanceof NormcError) return result(`run: ${e.message}`)
-      throw e
-    }
-    const refT = tensorsOf(ref)
-    if (![...refT.values()].every(allFinite)) return result('values not finite')
-    // Conditioning: the interpreter on inputs perturbed by a relative 1e-9.
-    const delta = 1e-9
-    const pert = tensorsOf(runStepInterp(layer, mode, perturbCase(c, delta, r), g))
-    // Rounding of ~100 operations at 2^-53 against a 1e-9 probe, with a margin of 10.
-    const env: Bindings = { sizes: bound.sizes, tensors: bound.tensors, hypers: bound.hypers }
-    const allow64 = sensitivity(refT, pert, (100 * 2 ** -53 * 10) / delta)
-    // Plus rounding relative to the largest intermediate a value is computed from: the
-    // simplifier distributes sums (Σa·(1 − t²) → Σa − Σa·t²), exact in reals, which leaves an
-    // absolute error of a few ulps of the terms even where the result is tiny.
-    const mags = magnitudes(g, env)
-    for (const [k, a] of allow64) {
-      const m = 64 * 2 ** -53 * (mags.get(k) ?? 0)
-      allow64.set(
-        k,
-        a.map((v) => v + m),
-      )
-    }
+    const x = reference(layer, mode, r, false)
+    if ('skipped' in x) return result(x.skipped)
+    const { c, g, ref, env, pert } = x
+    const allow64 = roundingAllowance(x, 2 ** -53)
 
     if (checks.has('unsimplified')) {
       const raw = compileLayerGraphs(layer, mode, { simplify: false })
@@ -420,10 +453,10 @@ export function differential(layer: CheckedLayer, opts: DiffOptions): DiffResult
       const outs = raw.forward.outputs.map((o) => o.node)
       const sw = switches(outs, raw.forward.builder)
       const dyNodes = raw.backward.program.inputs.filter((n) => n.role === 'dy')
-      const dys = raw.forward.outputs.map((_, k) => bound.tensors.get(dyNodes[k]!.name!)!)
+      const dys = raw.forward.outputs.map((_, k) => env.tensors.get(dyNodes[k]!.name!)!)
       const per = opts.fdPerTensor ?? 24
       for (const t of [...layer.inputs, ...layer.params]) {
-        const n = bound.tensors.get(t.name)!.length
+        const n = env.tensors.get(t.name)!.length
         const all = Array.from({ length: n }, (_, i) => i)
         const idx = n <= per ? all : all.sort(() => r() - 0.5).slice(0, per)
         const frozen = new Map<number, Float64Array>()
@@ -471,7 +504,7 @@ export function differential(layer: CheckedLayer, opts: DiffOptions): DiffResult
           runStepJs(layer, mode, c32, 'f32'),
           ref32,
           TOL['js-f32'],
-          sensitivity(ref32T, pert, (100 * 2 ** -53 * 10) / delta),
+          sensitivity(ref32T, pert, (100 * 2 ** -53 * 10) / PROBE),
         )
         for (let k = before; k < rec.findings.length; k++) {
           const known = knownFinding(rec.findings[k]!, {})
@@ -568,39 +601,11 @@ export async function differentialGpu(
     ...(skipped ? { skipped } : {}),
   })
   for (const mode of modesOf(layer)) {
-    let c: RunCase
-    let bound: ReturnType<typeof bindCase>
-    try {
-      c = roundCase(randomCase(layer, chooseSizes(layer, r), r))
-      bound = bindCase(layer, c)
-    } catch (e) {
-      if (e instanceof NormcError) return result(`sizes: ${e.message}`)
-      throw e
-    }
-    const g = compileLayerGraphs(layer, mode)
-    let ref: StepResult
-    try {
-      ref = runStepInterp(layer, mode, c, g)
-    } catch (e) {
-      if (e instanceof NormcError) return result(`run: ${e.message}`)
-      throw e
-    }
-    const refT = tensorsOf(ref)
-    if (![...refT.values()].every(allFinite)) return result('values not finite')
-    const delta = 1e-9
-    const pert = tensorsOf(runStepInterp(layer, mode, perturbCase(c, delta, r), g))
-    const allow = sensitivity(refT, pert, (100 * 2 ** -24 * 10) / delta)
-    const env: Bindings = { sizes: bound.sizes, tensors: bound.tensors, hypers: bound.hypers }
-    const mags = magnitudes(g, env)
-    for (const [k, a] of allow) {
-      const m = 64 * 2 ** -24 * (mags.get(k) ?? 0)
-      allow.set(
-        k,
-        a.map((v) => v + m),
-      )
-    }
-    const got = await runStepGpu(layer, mode, c, opts.backend)
-    compareSteps(rec, 'gpu', mode, got, ref, TOL.gpu, allow)
+    const x = reference(layer, mode, r, true)
+    if ('skipped' in x) return result(x.skipped)
+    const allow = roundingAllowance(x, 2 ** -24)
+    const got = await runStepGpu(layer, mode, x.c, opts.backend)
+    compareSteps(rec, 'gpu', mode, got, x.ref, TOL.gpu, allow)
   }
   return result()
 }

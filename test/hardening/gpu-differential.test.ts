@@ -34,32 +34,28 @@ async function campaign(backend: GpuBackend, seed: number) {
   return { compared, worst, failures }
 }
 
+/** Every generated layer agrees; most of them run (a few are refused at their random sizes). */
+async function expectAgreement(backend: GpuBackend, seed: number) {
+  const r = await campaign(backend, seed)
+  console.log(
+    `[gpu differential] ${backend}: ${r.compared} layers compared, worst error ${r.worst.toExponential(2)}`,
+  )
+  expect(r.failures).toEqual([])
+  expect(r.compared).toBeGreaterThan(LAYERS / 2)
+  expect(r.worst).toBeLessThan(1e-3)
+}
+
 describe('the gpu target = the interpreter on random layers', () => {
-  it(`gpu.js cpu backend: ${LAYERS} layers`, { timeout: 180_000 }, async () => {
-    const r = await campaign('cpu', 7)
-    console.log(
-      `[gpu differential] cpu: ${r.compared} layers compared, worst error ${r.worst.toExponential(2)}`,
-    )
-    expect(r.failures).toEqual([])
-    // Most generated layers run (a few are refused at their random sizes).
-    expect(r.compared).toBeGreaterThan(LAYERS / 2)
-    expect(r.worst).toBeLessThan(1e-3)
-  })
+  it(`gpu.js cpu backend: ${LAYERS} layers`, { timeout: 180_000 }, () => expectAgreement('cpu', 7))
 })
 
 const headless = await tryBackend(async () => (await createGpu('headlessgl')).destroy())
 if (!headless.ok) reportUnavailable('gpu differential on headlessgl', headless.reason, true)
 else
   describe('the gpu target = the interpreter on random layers, in GLSL', () => {
-    it(`headlessgl (Mesa llvmpipe): ${LAYERS} layers`, { timeout: 300_000 }, async () => {
-      const r = await campaign('headlessgl', 8)
-      console.log(
-        `[gpu differential] headlessgl: ${r.compared} layers compared, worst error ${r.worst.toExponential(2)}`,
-      )
-      expect(r.failures).toEqual([])
-      expect(r.compared).toBeGreaterThan(LAYERS / 2)
-      expect(r.worst).toBeLessThan(1e-3)
-    })
+    it(`headlessgl (Mesa llvmpipe): ${LAYERS} layers`, { timeout: 300_000 }, () =>
+      expectAgreement('headlessgl', 8),
+    )
   })
 
 // The three bugs the runs above found (spec/reliability.md, bugs 31–33), shrunk.
