@@ -10,7 +10,7 @@ import type { LayerGraphs } from '../compiler/pipeline.js'
 import type { KernelPlan } from '../compiler/schedule/index.js'
 import { layerTensors, makeData, makeTrial, sizeOnlyHypers } from '../runtime/check/trials.js'
 import type { GpuProgram } from '../runtime/gpu/core.js'
-import { checkBindTimeDivisions } from '../runtime/interp.js'
+import { checkPlanDivisions } from '../runtime/interp.js'
 import type { RunCase } from '../runtime/case.js'
 import { bindCase, runStepInterp, setOwn } from '../runtime/step.js'
 
@@ -132,12 +132,7 @@ export function gpuJob(
   for (const o of layer.outputs) setOwn(dy, o.name, f32(data.get(upstreamName(layer, o.name))!))
   c.dy = dy
   const bound = bindCase(layer, c)
-  checkBindTimeDivisions(
-    [...plan.forward.outputs, ...plan.forward.updates, ...plan.backward.outputs].map((o) => o.node),
-    bound.sizes,
-    bound.hypers,
-    layer.file,
-  )
+  checkPlanDivisions(plan, bound.sizes, bound.hypers, layer.file)
   const gpu = emitGpuLayer(plan, bound.sizes, bound.hypers)
   const ref = runStepInterp(layer, mode, c, graphs)
   const host = (name: string): GpuJobInput => ({

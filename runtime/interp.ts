@@ -4,6 +4,7 @@
 
 import { NormcError } from '../compiler/diagnostics.js'
 import { topoOrder, type Node } from '../compiler/ir/index.js'
+import type { KernelPlan } from '../compiler/schedule/index.js'
 
 export type Sizes = ReadonlyMap<string, number>
 
@@ -283,4 +284,20 @@ export function checkBindTimeDivisions(
   divs.forEach((d, i) => {
     if (vals[i]!.some((v) => v === 0)) throw divisionByZero(d, { sizes, hypers }, file)
   })
+}
+
+/** checkBindTimeDivisions over everything a kernel plan computes (both steps of its mode). */
+export function checkPlanDivisions(
+  plan: KernelPlan,
+  sizes: Sizes,
+  hypers: ReadonlyMap<string, number>,
+  file: string,
+): void {
+  const roots = [...plan.forward.outputs, ...plan.forward.updates, ...plan.backward.outputs]
+  checkBindTimeDivisions(
+    roots.map((o) => o.node),
+    sizes,
+    hypers,
+    file,
+  )
 }

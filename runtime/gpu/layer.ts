@@ -8,7 +8,7 @@ import { NormcError } from '../../compiler/diagnostics.js'
 import { emitGpuLayer, type EmittedGpuLayer } from '../../compiler/emit/gpu/index.js'
 import { compileLayerGraphs } from '../../compiler/pipeline.js'
 import { planLayer, type KernelPlan } from '../../compiler/schedule/index.js'
-import { checkBindTimeDivisions, sizeOf } from '../interp.js'
+import { checkPlanDivisions, sizeOf } from '../interp.js'
 import { bindHypers, bindSizes } from '../sizes.js'
 import { ownValue, setOwn } from '../step.js'
 import type { GpuBackend } from './backends.js'
@@ -57,14 +57,7 @@ export class GpuLayer {
 
   private async build(mode: 'train' | 'eval'): Promise<Compiled> {
     const plan = planLayer(compileLayerGraphs(this.layer, mode))
-    checkBindTimeDivisions(
-      [...plan.forward.outputs, ...plan.forward.updates, ...plan.backward.outputs].map(
-        (o) => o.node,
-      ),
-      this.sizes,
-      this.hypers,
-      this.layer.file,
-    )
+    checkPlanDivisions(plan, this.sizes, this.hypers, this.layer.file)
     const gpu = emitGpuLayer(plan, this.sizes, this.hypers)
     const backend = this.backend
     if (backend === 'webgl2' || backend === 'webgpu') {

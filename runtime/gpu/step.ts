@@ -7,7 +7,7 @@ import { emitGpuLayer } from '../../compiler/emit/gpu/index.js'
 import { compileLayerGraphs } from '../../compiler/pipeline.js'
 import { planLayer } from '../../compiler/schedule/index.js'
 import type { RunCase } from '../case.js'
-import { checkBindTimeDivisions } from '../interp.js'
+import { checkPlanDivisions } from '../interp.js'
 import { bindCase, setOwn, type StepResult } from '../step.js'
 import type { GpuBackend, RanBackend } from './backends.js'
 import type { GpuProgram } from './core.js'
@@ -37,12 +37,7 @@ export async function runStepGpu(
 ): Promise<GpuStepResult> {
   const bound = bindCase(layer, c)
   const plan = planLayer(compileLayerGraphs(layer, mode))
-  checkBindTimeDivisions(
-    [...plan.forward.outputs, ...plan.forward.updates, ...plan.backward.outputs].map((o) => o.node),
-    bound.sizes,
-    bound.hypers,
-    layer.file,
-  )
+  checkPlanDivisions(plan, bound.sizes, bound.hypers, layer.file)
   const gpu = emitGpuLayer(plan, bound.sizes, bound.hypers)
   const f32 = (a: Float64Array) => Float32Array.from(a)
   const fwdIn: Record<string, Float32Array> = {}

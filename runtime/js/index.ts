@@ -14,7 +14,7 @@ import {
 import { compileLayerGraphs } from '../../compiler/pipeline.js'
 import { planLayer, rootTarget, type KernelPlan } from '../../compiler/schedule/index.js'
 import { upstreamName } from '../../compiler/check/index.js'
-import { checkBindTimeDivisions, sizeOf } from '../interp.js'
+import { checkPlanDivisions, sizeOf } from '../interp.js'
 import { bindHypers, bindSizes, checkBytes, MAX_ELEMENTS } from '../sizes.js'
 import { ownValue, setOwn } from '../step.js'
 
@@ -130,11 +130,7 @@ export class JsLayer {
   /** Size arithmetic that divides by zero (BatchNorm's m / (m − 1) at m = 1) is refused, located. */
   private validate(mode: Mode): void {
     if (this.validated.has(mode)) return
-    const p = this.compiled(mode).plan
-    const roots = [...p.forward.outputs, ...p.forward.updates, ...p.backward.outputs].map(
-      (o) => o.node,
-    )
-    checkBindTimeDivisions(roots, this.sizes, this.hypers, this.layer.file)
+    checkPlanDivisions(this.compiled(mode).plan, this.sizes, this.hypers, this.layer.file)
     this.validated.add(mode)
   }
 
