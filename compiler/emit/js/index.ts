@@ -8,30 +8,12 @@
 // A step function is `(B, S, H) => void`: B the buffers (typed arrays, in the order of the
 // step's buffer table), S the sizes of the layer's leaf axes, H the hyper values.
 
-import type { AxisTable } from '../../check/axes.js'
 import type { CheckedLayer } from '../../check/index.js'
 import type { Node } from '../../ir/index.js'
-import {
-  leafAxes,
-  rootTarget,
-  viewed,
-  type KernelPlan,
-  type Stage,
-  type StepPlan,
-} from '../../schedule/index.js'
+import { leafAxes, viewed, type KernelPlan, type Stage } from '../../schedule/index.js'
+import { StepLayout, type BufferSpec, type Loop } from '../layout.js'
 
-export type BufferRole =
-  'input' | 'param' | 'state' | 'dy' | 'saved' | 'temp' | 'shift' | 'output' | 'update'
-
-export interface BufferSpec {
-  role: BufferRole
-  /** The input, param, state, output or update name (for leaves and results); never written into code. */
-  name?: string
-  /** Leaf axes, in memory order. */
-  axes: string[]
-  /** The IR node (not for shift buffers). */
-  node?: Node
-}
+export type { BufferRole, BufferSpec } from '../layout.js'
 
 export interface EmittedStep {
   /** The body of `function (B, S, H) { … }`. */
@@ -69,32 +51,9 @@ const UNROLL = 4
  */
 const JAM = 4
 
-interface Loop {
-  axes: string[]
-}
-
-class StepEmitter {
+class StepEmitter extends StepLayout {
   readonly lines: string[] = []
-  readonly buffers: BufferSpec[] = []
-  private readonly bufIndex = new Map<number, number>()
-  /** Results kept in a float64 buffer of their own: the output buffer each is copied to. */
-  private readonly copyOf = new Map<number, number>()
-
-  /** The buffer a reduction accumulates into. */
-  private acc(r: Node): number {
-    return this.bufIndex.get(r.id)!
-  }
   private indent = 1
-
-  constructor(
-    readonly step: StepPlan,
-    readonly layer: CheckedLayer,
-    readonly leafOrder: string[],
-  ) {}
-
-  get axes(): AxisTable {
-    return this.layer.axes
-  }
 
   emit(line: string): void {
     this.lines.push('  '.repeat(this.indent) + line)
@@ -108,132 +67,16 @@ class StepEmitter {
     return axes.length ? axes.map((a) => this.size(a)).join(' * ') : '1'
   }
 
-  buffer(n: Node, role: BufferRole, name?: string): number {
-    const hit = this.bufIndex.get(n.id)
-    if (hit !== undefined) return hit
-    const spec: BufferSpec = { role, axes: leafAxes(n, this.axes), node: n }
-    if (name !== undefined) spec.name = name
-    this.buffers.push(spec)
-    this.bufIndex.set(n.id, this.buffers.length - 1)
-    return this.buffers.length - 1
-  }
-
-  hasBuffer(n: Node): boolean {
-    return this.bufIndex.has(n.id)
-  }
-
   run(): EmittedStep {
     const step = this.step
-    // Buffers: leaves first, then results, then temporaries.
-    for (const n of step.leaves) {
-      if (n.op === 'input') this.buffer(n, n.role === 'dy' ? 'dy' : (n.role as BufferRole), n.name)
-      else this.buffer(n, 'saved')
-    }
-    for (const o of step.outputs)
-      if (!this.hasBuffer(rootTarget(o.node))) this.buffer(rootTarget(o.node), 'output', o.name)
-    for (const u of step.updates)
-      if (!this.hasBuffer(rootTarget(u.node))) this.buffer(rootTarget(u.node), 'update', u.name)
-    for (const s of step.saved) if (!this.hasBuffer(s)) this.buffer(s, 'saved')
-    for (const n of step.materialized) if (!this.hasBuffer(n)) this.buffer(n, 'temp')
-    // An output buffer may be a Float32Array. A result the step accumulates into (a reduction),
-    // reads again (a later stage) or saves for the backward therefore lives in a float64 buffer
-    // of its own, copied to the output after its stage: nothing reads a rounded output back
-    // (BatchNorm's dx uses dβ; the gradient of max(x, [N]) compares x with the maximum).
-    const reread = new Set(step.stages.flatMap((st) => this.stageNodes(st).loads.map((n) => n.id)))
-    const results = [
-      ...step.stages.flatMap((st) => [
-        ...st.reductions,
-        ...st.moments.flatMap((m) => [m.sum1, m.sum2]),
-      ]),
-      ...step.saved,
-      ...step.stages.flatMap((st) => st.stores.filter((n) => reread.has(n.id))),
-    ]
-    for (const n of results) {
-      const out = this.bufIndex.get(n.id)
-      if (out === undefined || this.buffers[out]!.role !== 'output' || this.copyOf.has(n.id))
-        continue
-      const saved = step.saved.includes(n)
-      this.buffers.push({ role: saved ? 'saved' : 'temp', axes: leafAxes(n, this.axes), node: n })
-      this.bufIndex.set(n.id, this.buffers.length - 1)
-      this.copyOf.set(n.id, out)
-    }
-    const shiftOf = new Map<number, number>()
-    for (const st of step.stages)
-      for (const m of st.moments) {
-        this.buffers.push({ role: 'shift', axes: leafAxes(m.sum1, this.axes) })
-        shiftOf.set(m.sum1.id, this.buffers.length - 1)
-      }
     this.leafOrder.forEach((_, i) => this.emit(`const s${i} = S[${i}]`))
     this.buffers.forEach((_, i) => this.emit(`const b${i} = B[${i}]`))
-    for (const st of step.stages) this.stage(st, shiftOf)
+    for (const st of step.stages) this.stage(st, this.shiftOf)
     return { body: this.lines.join('\n'), buffers: this.buffers }
   }
 
-  /** Loops over the stage's space; adjacent axes that every access treats alike are merged. */
-  private loops(st: Stage, accessed: Node[]): Loop[] {
-    const groups: Loop[] = []
-    const reduced = [...st.reductions, ...st.moments.map((m) => m.sum2)].map((r) =>
-      this.reducedLeaves(r),
-    )
-    const alike = (a: string, b: string) =>
-      accessed.every(
-        (n) => leafAxes(n, this.axes).includes(a) === leafAxes(n, this.axes).includes(b),
-      ) && reduced.every((R) => R.includes(a) === R.includes(b))
-    for (const a of st.space) {
-      const last = groups[groups.length - 1]
-      if (last && alike(last.axes[last.axes.length - 1]!, a)) last.axes.push(a)
-      else groups.push({ axes: [a] })
-    }
-    return groups
-  }
-
-  private reducedLeaves(r: Node): string[] {
-    return r.over!.flatMap((a) => this.axes.leaves(a))
-  }
-
-  /** The nodes a stage computes inline and the buffers it reads, in dependency order. */
-  private stageNodes(st: Stage): { inline: Node[]; loads: Node[] } {
-    const inline: Node[] = []
-    const loads: Node[] = []
-    const seen = new Set<number>()
-    const visit = (n: Node, root: boolean): void => {
-      const v = root ? n : viewed(n)
-      if (seen.has(v.id)) return
-      seen.add(v.id)
-      if (!root && (v.op === 'const' || v.op === 'hyper' || v.op === 'count')) return
-      if (!root && this.hasBuffer(v)) {
-        loads.push(v)
-        return
-      }
-      if (v.op === 'input') {
-        loads.push(v)
-        return
-      }
-      for (const a of v.args) visit(a, false)
-      inline.push(v)
-    }
-    for (const n of st.stores) visit(n, true)
-    for (const r of st.reductions) visit(r.args[0]!, false)
-    for (const m of st.moments) visit(m.src, false)
-    return {
-      inline: inline.filter((n) => !(n.op === 'sum' || n.op === 'rmax' || n.op === 'rmin')),
-      loads,
-    }
-  }
-
   private stage(st: Stage, shiftOf: Map<number, number>): void {
-    const { inline, loads } = this.stageNodes(st)
-    const results = [...st.stores, ...st.reductions, ...st.moments.flatMap((m) => [m.sum1, m.sum2])]
-    const accessed = [...loads, ...results]
-    const loops = this.loops(st, accessed)
-    const level = (n: Node) => {
-      const la = leafAxes(n, this.axes)
-      let l = 0
-      loops.forEach((lp, j) => {
-        if (lp.axes.some((a) => la.includes(a))) l = j + 1
-      })
-      return l
-    }
+    const { inline, loads, accessed, loops, level, flushLevel } = this.nest(st)
     this.emit(
       `// stage over [${st.space.join(', ')}]${st.full ? ' (a pass over the full-size tensors)' : ''}`,
     )
@@ -249,17 +92,10 @@ class StepEmitter {
     }
     // Offsets: for each accessed buffer and loop level, the running offset.
     const bufs = accessed.map((n) => this.bufIndex.get(n.id)!)
-    const flushLevel = new Map<number, number>()
-    for (const r of [...st.reductions, ...st.moments.map((m) => m.sum1)]) {
-      const R = this.reducedLeaves(r.op === 'sum' && st.moments.some((m) => m.sum1 === r) ? r : r)
-      let p = loops.length
-      while (p > 0 && loops[p - 1]!.axes.every((a) => R.includes(a))) p--
-      flushLevel.set(r.id, p)
-    }
     const nodeLevel = new Map<number, number>()
     for (const n of inline) nodeLevel.set(n.id, level(n))
     const emitted = new Set<number>()
-    const value = (n: Node): string => this.valueOf(n)
+    const value = (n: Node): string => this.valueName(n)
     const emitAt = (lv: number) => {
       for (const b of loads)
         if (level(b) === lv && !emitted.has(b.id)) {
@@ -323,8 +159,8 @@ class StepEmitter {
       const momentsAt = (p: number) => st.moments.filter((m) => flushLevel.get(m.sum1.id) === p)
       const name = (n: Node, u: number) =>
         ['const', 'hyper', 'count'].includes(viewed(n).op) || !varies(viewed(n))
-          ? this.valueOf(n)
-          : `${this.valueOf(n)}_${u}`
+          ? this.valueName(n)
+          : `${this.valueName(n)}_${u}`
       // A value's own name where it is defined (a stored view has its own), `name` where used.
       const own = (n: Node, u: number) => (varies(n) ? `v${n.id}_${u}` : `v${n.id}`)
       const defineAt = (lv: number) => {
@@ -637,25 +473,12 @@ class StepEmitter {
     return '0'
   }
 
-  private readonly layouts = new Map<string, number>()
-
-  /** A number naming the memory layout (the leaf axes) of a buffer. */
-  private layout(bi: number): number {
-    const key = this.buffers[bi]!.axes.join(',')
-    let id = this.layouts.get(key)
-    if (id === undefined) {
-      id = this.layouts.size
-      this.layouts.set(key, id)
-    }
-    return id
-  }
-
   /** The offset of node n's buffer at loop level lv. */
   private offset(n: Node, lv: number, loops: Loop[]): string {
     return this.prevOffset(this.bufIndex.get(n.id)!, lv, loops)
   }
 
-  private valueOf(n: Node): string {
+  private valueName(n: Node): string {
     const v = viewed(n)
     switch (v.op) {
       case 'const':
