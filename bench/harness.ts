@@ -383,34 +383,39 @@ export function ratio(
 /** Ratio columns printed when both implementations are present. */
 const RATIOS: [string, string, string][] = [
   ['normc-js', 'hand', 'normc-js / hand'],
+  ['normc-wasm', 'hand', 'normc-wasm / hand'],
   ['tfjs-wasm', 'normc-js', 'TF.js wasm / normc-js'],
+  ['tfjs-wasm', 'normc-wasm', 'TF.js wasm / normc-wasm'],
+  ['tfjs-wasm', 'normc-wasm-copy', 'TF.js wasm / normc-wasm-copy'],
   ['tfjs-wasm', 'hand', 'TF.js wasm / hand'],
   ['tfjs-cpu', 'hand', 'TF.js cpu / hand'],
   ['hand', 'floor-jsread', 'hand / JS-read floor'],
   ['hand', 'floor-memcpy', 'hand / memcpy floor'],
   ['normc-js', 'floor-jsread', 'normc-js / JS-read floor'],
   ['normc-js', 'floor-memcpy', 'normc-js / memcpy floor'],
+  ['normc-wasm', 'floor-memcpy', 'normc-wasm / memcpy floor'],
 ]
 
-/** Issue 5's bar for normc-js, when present. */
+/** Issue 5's bar for normc's CPU targets (normc-js, and normc-wasm where it ran). */
 export function barChecks(res: Results): string[] {
   const lines: string[] = []
-  for (const l of res.layers) {
-    if (!l.impls.some((i) => i.name === 'normc-js')) continue
-    const r = ratio(l, 'fwdbwd', 'normc-js', 'hand')
-    if (r !== undefined) {
-      lines.push(
-        `${r <= 1.1 ? 'PASS' : 'FAIL'} ${l.label}: normc-js forward+backward = ${fmtRatio(r)} hand-written (bar ≤ 1.1×)`,
-      )
+  for (const l of res.layers)
+    for (const impl of ['normc-js', 'normc-wasm']) {
+      if (!l.impls.some((i) => i.name === impl)) continue
+      const r = ratio(l, 'fwdbwd', impl, 'hand')
+      if (r !== undefined) {
+        lines.push(
+          `${r <= 1.1 ? 'PASS' : 'FAIL'} ${l.label}: ${impl} forward+backward = ${fmtRatio(r)} hand-written (bar ≤ 1.1×)`,
+        )
+      }
+      const need = l.id.startsWith('bn-') ? 10 : l.id === 'layernorm' ? 5 : undefined
+      const w = ratio(l, 'fwdbwd', 'tfjs-wasm', impl)
+      if (need !== undefined && w !== undefined) {
+        lines.push(
+          `${w >= need ? 'PASS' : 'FAIL'} ${l.label}: TF.js wasm / ${impl} forward+backward = ${fmtRatio(w)} (bar ≥ ${need}×)`,
+        )
+      }
     }
-    const need = l.id.startsWith('bn-') ? 10 : l.id === 'layernorm' ? 5 : undefined
-    const w = ratio(l, 'fwdbwd', 'tfjs-wasm', 'normc-js')
-    if (need !== undefined && w !== undefined) {
-      lines.push(
-        `${w >= need ? 'PASS' : 'FAIL'} ${l.label}: TF.js wasm / normc-js forward+backward = ${fmtRatio(w)} (bar ≥ ${need}×)`,
-      )
-    }
-  }
   return lines
 }
 
@@ -525,7 +530,7 @@ export function toMarkdown(res: Results): string {
 
   const bars = barChecks(res)
   if (bars.length) {
-    out.push("## Issue 5's bar for normc-js")
+    out.push("## Issue 5's bar for normc's CPU targets")
     out.push('')
     for (const b of bars) out.push(`- ${b}`)
     out.push('')

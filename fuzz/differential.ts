@@ -28,15 +28,20 @@ import type { GpuBackend } from '../runtime/gpu/backends.js'
 import { runStepGpu } from '../runtime/gpu/step.js'
 import { rng } from '../runtime/random.js'
 import { bindCase, runStepInterp, type StepResult } from '../runtime/step.js'
+import { JsLayer } from '../runtime/js/index.js'
+import { WasmLayer } from '../runtime/wasm/index.js'
 import { knownFinding } from './known.js'
 import { chooseSizes, randomCase } from './stages.js'
 
-export type Check = 'fd' | 'unsimplified' | 'js-f64' | 'js-f32' | 'backward-program' | 'gpu'
+export type Check =
+  'fd' | 'unsimplified' | 'js-f64' | 'js-f32' | 'wasm-f64' | 'wasm-f32' | 'backward-program' | 'gpu'
 export const ALL_CHECKS: readonly Check[] = [
   'fd',
   'unsimplified',
   'js-f64',
   'js-f32',
+  'wasm-f64',
+  'wasm-f32',
   'backward-program',
 ]
 
@@ -81,6 +86,9 @@ export const TOL = {
   unsimplified: 1e-11,
   'js-f64': 1e-11,
   'js-f32': 2e-7,
+  // The js target's numerics, two lanes at a time: the same bounds.
+  'wasm-f64': 1e-11,
+  'wasm-f32': 2e-7,
   'backward-program': 1e-11,
   // float32 arithmetic throughout (not only storage), reductions in trees.
   gpu: 1e-5,
@@ -480,31 +488,36 @@ export function differential(layer: CheckedLayer, opts: DiffOptions): DiffResult
       }
     }
 
-    if (checks.has('js-f64'))
-      compareSteps(
-        rec,
-        'js-f64',
-        mode,
-        runStepJs(layer, mode, c, 'f64'),
-        ref,
-        TOL['js-f64'],
-        allow64,
-      )
-
-    if (checks.has('js-f32')) {
-      const c32 = roundCase(c)
-      const ref32 = runStepInterp(layer, mode, c32, g)
-      const ref32T = tensorsOf(ref32)
-      if ([...ref32T.values()].every(allFinite)) {
+    for (const [target, Layer] of [
+      ['js', JsLayer],
+      ['wasm', WasmLayer],
+    ] as const) {
+      if (checks.has(`${target}-f64`))
         compareSteps(
           rec,
-          'js-f32',
+          `${target}-f64`,
           mode,
-          runStepJs(layer, mode, c32, 'f32'),
-          ref32,
-          TOL['js-f32'],
-          sensitivity(ref32T, pert, (100 * 2 ** -53 * 10) / PROBE),
+          runStepJs(layer, mode, c, 'f64', Layer),
+          ref,
+          TOL[`${target}-f64`],
+          allow64,
         )
+
+      if (checks.has(`${target}-f32`)) {
+        const c32 = roundCase(c)
+        const ref32 = runStepInterp(layer, mode, c32, g)
+        const ref32T = tensorsOf(ref32)
+        if ([...ref32T.values()].every(allFinite)) {
+          compareSteps(
+            rec,
+            `${target}-f32`,
+            mode,
+            runStepJs(layer, mode, c32, 'f32', Layer),
+            ref32,
+            TOL[`${target}-f32`],
+            sensitivity(ref32T, pert, (100 * 2 ** -53 * 10) / PROBE),
+          )
+        }
       }
     }
 

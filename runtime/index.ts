@@ -12,9 +12,11 @@ import { formatDiagnosticLine, NormcError, type Diagnostic } from '../compiler/d
 import { frontend } from '../compiler/frontend.js'
 import { JsLayer, type LayerOptions, type Precision } from './js/index.js'
 import { GpuLayer } from './gpu/layer.js'
+import { WasmLayer } from './wasm/index.js'
 import type { GpuBackend } from './gpu/backends.js'
 
 export { GpuLayer } from './gpu/layer.js'
+export { WasmLayer } from './wasm/index.js'
 
 export { JsLayer, type Precision, type LayerOptions } from './js/index.js'
 export type { ForwardOptions, ForwardResult, Saved, Tensor, TensorMap } from './js/index.js'
@@ -22,7 +24,8 @@ export { NormcError } from '../compiler/diagnostics.js'
 export { runStepInterp } from './step.js'
 
 export interface CompileOptions {
-  target?: 'js' | 'gpu'
+  /** js: JavaScript kernels; wasm: the same steps as WebAssembly SIMD kernels; gpu: gpu.js. */
+  target?: 'js' | 'wasm' | 'gpu'
   /** For target 'gpu': headlessgl, webgpu, webgl2, webasm or cpu (never a silent fallback). */
   backend?: GpuBackend
   precision?: Precision
@@ -74,7 +77,7 @@ export function compile(source: string, opts: CompileOptions = {}): Module | Pro
   const fe = frontend([{ file, text: source }])
   const errors = fe.diagnostics.filter((d) => d.severity === 'error')
   if (errors.length) throw new NormcError(errors.map(formatDiagnosticLine).join('\n'))
-  if (opts.target !== undefined && opts.target !== 'js')
+  if (opts.target !== undefined && opts.target !== 'js' && opts.target !== 'wasm')
     throw new NormcError(`unknown target '${String(opts.target)}'`)
   const byName = new Map(fe.layers.map((l) => [l.decl.name, l]))
   const get = (name: string) => {
@@ -85,8 +88,10 @@ export function compile(source: string, opts: CompileOptions = {}): Module | Pro
   return {
     layers: [...byName.keys()],
     diagnostics: fe.diagnostics,
-    layer: (name, o) =>
-      new JsLayer(get(name), { ...o, precision: o.precision ?? opts.precision ?? 'f32' }),
+    layer: (name, o) => {
+      const Layer = opts.target === 'wasm' ? WasmLayer : JsLayer
+      return new Layer(get(name), { ...o, precision: o.precision ?? opts.precision ?? 'f32' })
+    },
     checked: get,
   }
 }

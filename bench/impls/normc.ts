@@ -1,10 +1,21 @@
-// normc's own JS kernels as a benchmark implementation ('normc-js'): each case compiles the
-// matching example layer (examples/*.norm) at the case's sizes, float32 storage, and runs it
-// on preallocated buffers (no allocation per call).
+// normc's own kernels as benchmark implementations: each case compiles the matching example
+// layer (examples/*.norm) at the case's sizes, float32 storage, and runs it on preallocated
+// buffers (no allocation per call).
+// - normc-js: the js target, on the caller's arrays;
+// - normc-wasm: the wasm target (WebAssembly SIMD kernels), x and dy written once into the
+//   layer's own memory (`WasmLayer.buffer`) and the outputs left there: nothing is copied;
+// - normc-wasm-copy: the wasm target on the caller's arrays, copied in and out every step.
 
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { compile, type JsLayer, type Saved, type TensorMap } from '../../runtime/index.js'
+import {
+  compile,
+  WasmLayer,
+  type JsLayer,
+  type Saved,
+  type Tensor,
+  type TensorMap,
+} from '../../runtime/index.js'
 import type { Impl, Runner } from '../impl.js'
 import type { LayerCase } from '../layers.js'
 
@@ -46,10 +57,24 @@ export function exampleFor(layer: LayerCase): {
   return { source, name: ex.layer, axes, hyper }
 }
 
-export function normcRunner(layer: LayerCase): Runner & { js: JsLayer } {
+export type NormcTarget = 'js' | 'wasm' | 'wasm-copy'
+
+export function normcRunner(
+  layer: LayerCase,
+  target: NormcTarget = 'js',
+): Runner & { js: JsLayer } {
   const { source, name, axes, hyper } = exampleFor(layer)
-  const mod = compile(source, { precision: 'f32' })
+  const mod = compile(source, { precision: 'f32', target: target === 'js' ? 'js' : 'wasm' })
   const js = mod.layer(name, { axes, hyper })
+  let x: Tensor = layer.x
+  let dy: Tensor = layer.dy
+  const inPlace = target === 'wasm' && js instanceof WasmLayer
+  if (inPlace) {
+    x = js.buffer('x', { mode: 'train' })
+    x.set(layer.x)
+    dy = js.buffer('dy', { mode: 'train', step: 'backward' })
+    dy.set(layer.dy)
+  }
   const params: TensorMap = js.initParams()
   params.gamma!.set(layer.gamma)
   if (params.beta && layer.beta) params.beta.set(layer.beta)
@@ -57,16 +82,22 @@ export function normcRunner(layer: LayerCase): Runner & { js: JsLayer } {
   const reset = () => {
     for (const [k, v] of Object.entries(layer.state)) state[stateNames[k] ?? k]!.set(v)
   }
-  const y = new Float32Array(layer.size)
-  const grads: TensorMap = { x: new Float32Array(layer.size) }
+  let y: Tensor = new Float32Array(layer.size)
+  let grads: TensorMap = { x: new Float32Array(layer.size) }
   for (const p of Object.keys(params)) grads[p] = new Float32Array(params[p]!.length)
   let saved: Saved | undefined
   const forward = () => {
     reset()
-    saved = js.forward({ x: layer.x }, { mode: 'train', params, state, out: { y } }).saved
+    const r = js.forward(
+      { x },
+      { mode: 'train', params, state, ...(inPlace ? {} : { out: { y } }) },
+    )
+    if (inPlace) y = r.outputs.y!
+    saved = r.saved
   }
   const backward = () => {
-    js.backward(saved!, layer.dy, grads)
+    if (inPlace) grads = js.backward(saved!, dy)
+    else js.backward(saved!, dy, grads)
   }
   forward()
   return {
@@ -81,7 +112,7 @@ export function normcRunner(layer: LayerCase): Runner & { js: JsLayer } {
       const st: Record<string, Float32Array> = {}
       for (const k of Object.keys(layer.state)) st[k] = state[stateNames[k] ?? k] as Float32Array
       return {
-        y,
+        y: y as Float32Array,
         dx: grads.x as Float32Array,
         dgamma: grads.gamma as Float32Array,
         ...(grads.beta ? { dbeta: grads.beta as Float32Array } : {}),
@@ -91,11 +122,9 @@ export function normcRunner(layer: LayerCase): Runner & { js: JsLayer } {
   }
 }
 
-export const normcImpls: Impl[] = [
-  {
-    name: 'normc-js',
-    label: 'normc-js',
-    supports: (layer) => layer.id in exampleOf,
-    setup: async (layer) => normcRunner(layer),
-  },
-]
+export const normcImpls: Impl[] = (['js', 'wasm', 'wasm-copy'] as const).map((target) => ({
+  name: `normc-${target}`,
+  label: `normc-${target}`,
+  supports: (layer: LayerCase) => layer.id in exampleOf,
+  setup: async (layer: LayerCase) => normcRunner(layer, target),
+}))

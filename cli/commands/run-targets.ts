@@ -7,6 +7,7 @@ import { UsageError } from '../command.js'
 import type { RunCase } from '../../runtime/case.js'
 import { runStepInterp, type StepResult } from '../../runtime/step.js'
 import { runStepJs } from '../../runtime/js/step.js'
+import { WasmLayer } from '../../runtime/wasm/index.js'
 
 export interface TargetOptions {
   precision?: string
@@ -20,10 +21,12 @@ export type RunTarget = (
   opts: TargetOptions,
 ) => Promise<StepResult>
 
-export const runTargets: Record<'interp' | 'js' | 'gpu', RunTarget> = {
+export const runTargets: Record<'interp' | 'js' | 'wasm' | 'gpu', RunTarget> = {
   interp: async (layer, mode, c) => runStepInterp(layer, mode, c),
   js: async (layer, mode, c, opts) =>
     runStepJs(layer, mode, c, opts.precision === 'f32' ? 'f32' : 'f64'),
+  wasm: async (layer, mode, c, opts) =>
+    runStepJs(layer, mode, c, opts.precision === 'f32' ? 'f32' : 'f64', WasmLayer),
   gpu: async (layer, mode, c, opts) => {
     const backend = opts.backend ?? 'headlessgl'
     const { GPU_BACKENDS, BackendUnavailableError, BackendMismatchError } =

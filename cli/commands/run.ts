@@ -25,7 +25,7 @@ export const run: Command = {
   name: 'run',
   summary: 'run one step of a layer on JSON input (outputs, gradients, state)',
   usage: `Usage: normc run FILE.norm --input CASE.json [--layer NAME] [--mode train|eval]
-                 [--target interp|js|gpu] [--precision f32|f64] [--backend B]
+                 [--target interp|js|wasm|gpu] [--precision f32|f64] [--backend B]
 
 CASE.json: { "axes":   { "N": 4, "C": 3, "H": 5, "W": 5 },
              "hyper":  { "eps": 1e-5 },                         (optional)
@@ -41,8 +41,9 @@ Options:
   --input FILE      the case (required; - for standard input)
   --layer NAME      the layer (default: the only layer in the file)
   --mode MODE       train (default) or eval
-  --target T        interp (float64 reference, default), js, gpu
-  --precision P     f64 (default for js) or f32
+  --target T        interp (float64 reference, default), js, wasm (js with WebAssembly SIMD
+                    kernels), gpu
+  --precision P     f64 (default for js and wasm) or f32
   --backend B       for --target gpu: headlessgl, webgpu, webgl2, webasm, cpu
   --dump PHASE      print a phase before running, on stderr: ast, ir, grad, simplified
 `,

@@ -119,10 +119,23 @@ export class JsLayer {
   compiled(mode: Mode): CompiledMode {
     let c = this.modes.get(mode)
     if (!c) {
-      c = compileMode(this.layer, mode)
+      c = this.compileMode(mode)
       this.modes.set(mode, c)
     }
     return c
+  }
+
+  /** The step functions of a mode: for the js target, the emitted source made a function. */
+  protected compileMode(mode: Mode): CompiledMode {
+    return compileMode(this.layer, mode)
+  }
+
+  /**
+   * A buffer the instance owns: slot i of the table of step `key` (its initial and the mode:
+   * `ftrain`, `beval`), float64 for work buffers, else of the layer's precision.
+   */
+  protected ownBuffer(_key: string, _i: number, axes: readonly string[], f64: boolean): Tensor {
+    return this.alloc(axes, f64)
   }
 
   private readonly validated = new Set<Mode>()
@@ -172,7 +185,7 @@ export class JsLayer {
   /** The instance's own buffer for output slot i of a step, made on first use. */
   private outputBuffer(key: string, i: number, axes: readonly string[]): Tensor {
     const w = this.work.get(key)!
-    if (w[i]!.length === 0 && this.sizeOfAxes(axes) > 0) w[i] = this.alloc(axes)
+    if (w[i]!.length === 0 && this.sizeOfAxes(axes) > 0) w[i] = this.ownBuffer(key, i, axes, false)
     return w[i]!
   }
 
@@ -197,9 +210,9 @@ export class JsLayer {
       // Only the step's own buffers: inputs, params, state and dy are the caller's, and an
       // output buffer is made only when the caller gives none (see outputBuffer).
       const none = new Float64Array(0)
-      w = specs.map((s) =>
+      w = specs.map((s, i) =>
         s.role === 'temp' || s.role === 'shift' || s.role === 'saved' || s.role === 'update'
-          ? this.alloc(s.axes, true)
+          ? this.ownBuffer(key, i, s.axes, true)
           : none,
       )
       this.work.set(key, w)

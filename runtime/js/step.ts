@@ -1,4 +1,5 @@
-// One `normc run` step on the js target: the same contract as the interpreter.
+// One `normc run` step on the js target (or wasm, its kernels in WebAssembly): the same
+// contract as the interpreter.
 
 import type { CheckedLayer } from '../../compiler/check/index.js'
 import type { RunCase } from '../case.js'
@@ -10,9 +11,11 @@ export function runStepJs(
   mode: 'train' | 'eval',
   c: RunCase,
   precision: Precision,
+  /** The layer class: JsLayer, or one that runs the same steps otherwise (WasmLayer). */
+  Layer: typeof JsLayer = JsLayer,
 ): StepResult {
   const bound = bindCase(layer, c) // validates names and lengths, fills defaults
-  const L = new JsLayer(layer, { axes: c.axes, hyper: c.hyper, precision })
+  const L = new Layer(layer, { axes: c.axes, hyper: c.hyper, precision })
   const conv = (a: Float64Array) =>
     precision === 'f32' ? Float32Array.from(a) : Float64Array.from(a)
   const pick = (names: { name: string }[]): TensorMap =>

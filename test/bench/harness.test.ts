@@ -60,7 +60,7 @@ describe('runBenchmark', () => {
       '| layer | pass | hand-written JS | fake normc | memcpy floor | JS read floor |',
     )
     expect(md).toContain('normc-js / hand')
-    expect(md).toContain("## Issue 5's bar for normc-js")
+    expect(md).toContain("## Issue 5's bar for normc's CPU targets")
     const bars = barChecks(res)
     expect(bars.some((b) => b.includes('BatchNorm NHWC') && b.includes('(bar ≤ 1.1×)'))).toBe(true)
   })

@@ -1,0 +1,633 @@
+// Emit WebAssembly (with 128-bit SIMD) from a kernel plan: the same loop nests as the js target
+// (compiler/emit/layout.ts decides them), written for a machine that can load, compute and
+// store two float64 lanes at once. JavaScript cannot: its floor on this work is a scalar loop.
+//
+// Numerics are the js target's: every value is computed in float64 (f64x2 lanes) and rounded
+// once when stored to a float32 buffer; accumulators are float64. Only the order of a sum's
+// terms differs (two lanes, then the tail), as it does between any two unrollings.
+//
+// A module is made for one layer instance: axis sizes are constants (loops of length 0 vanish,
+// the vector loop and its scalar tail are sized at compile time). Buffers are addresses in an
+// imported memory, passed to each step as i32 parameters, followed by the hypers as f64s.
+// Nothing from the .norm file reaches the module but numbers: names never do.
+
+import type { CheckedLayer } from '../../check/index.js'
+import type { Node } from '../../ir/index.js'
+import { leafAxes, viewed, type KernelPlan, type Stage } from '../../schedule/index.js'
+import { leafAxisOrder } from '../js/index.js'
+import { StepLayout, type BufferSpec, type Loop } from '../layout.js'
+import type { Func, ImportFunc, Instr, ValType, WasmModule } from './module.js'
+
+export type ElemType = 'f32' | 'f64'
+
+export interface WasmStep {
+  buffers: BufferSpec[]
+  /** The element type of each buffer, as the step reads and writes it. */
+  elem: ElemType[]
+}
+
+export interface WasmLayer {
+  module: WasmModule
+  /** Exported function names: `forward`, `backward`. */
+  forward: WasmStep
+  backward: WasmStep
+  hypers: string[]
+}
+
+/** Math the instruction set lacks, imported from the host, one lane at a time. */
+export const wasmImports = ['exp', 'log', 'tanh', 'pow'] as const
+type Imported = (typeof wasmImports)[number]
+
+const LANES = 2
+/** Copies of the vector body per innermost iteration, each with its own accumulators: the adds
+ * of a sum do not wait on each other (the loop is latency-bound otherwise). */
+const UNROLL = 2
+
+/** The element type of a buffer: results and work buffers accumulate in float64. */
+export function elemTypeOf(role: BufferSpec['role'], storage: ElemType): ElemType {
+  return role === 'temp' || role === 'shift' || role === 'saved' || role === 'update'
+    ? 'f64'
+    : storage
+}
+
+/** One function's instructions and locals. */
+class FuncBuilder {
+  readonly locals: ValType[] = []
+  constructor(readonly params: ValType[]) {}
+  local(t: ValType): number {
+    this.locals.push(t)
+    return this.params.length + this.locals.length - 1
+  }
+}
+
+const i = (op: string): Instr => ({ op })
+const get = (local: number): Instr => ({ op: 'local.get', local })
+const set = (local: number): Instr => ({ op: 'local.set', local })
+const i32 = (value: number): Instr => ({ op: 'i32.const', value })
+const f64 = (value: number): Instr => ({ op: 'f64.const', value })
+const vconst = (value: number): Instr => ({ op: 'v128.const', f64x2: [value, value] })
+
+class WasmStepEmitter extends StepLayout {
+  readonly elem: ElemType[]
+  private readonly fn: FuncBuilder
+  private readonly body: Instr[] = []
+
+  constructor(
+    step: KernelPlan['forward'],
+    layer: CheckedLayer,
+    leafOrder: string[],
+    private readonly sizes: Map<string, number>,
+    storage: ElemType,
+  ) {
+    super(step, layer, leafOrder)
+    this.elem = this.buffers.map((b) => elemTypeOf(b.role, storage))
+    this.fn = new FuncBuilder([
+      ...this.buffers.map((): ValType => 'i32'),
+      ...layer.hypers.map((): ValType => 'f64'),
+    ])
+  }
+
+  run(): Func {
+    for (const st of this.step.stages) this.stage(st)
+    return { params: this.fn.params, results: [], locals: this.fn.locals, body: this.body }
+  }
+
+  private size(axes: readonly string[]): number {
+    return axes.reduce((p, a) => p * this.sizes.get(a)!, 1)
+  }
+
+  private bytes(bi: number): number {
+    return this.elem[bi] === 'f32' ? 4 : 8
+  }
+
+  /**
+   * Pushes the address of element `offset` (an i32 local, or none for 0) of buffer bi; the
+   * memory access then adds `delta` elements as its constant offset (the copies of an unrolled
+   * loop body).
+   */
+  private addr(out: Instr[], bi: number, offset: number | undefined): void {
+    out.push(get(bi))
+    if (offset === undefined) return
+    out.push(get(offset), i32(Math.log2(this.bytes(bi))), i('i32.shl'), i('i32.add'))
+  }
+
+  private loadScalar(out: Instr[], bi: number, offset: number | undefined): void {
+    this.addr(out, bi, offset)
+    if (this.elem[bi] === 'f32')
+      out.push({ op: 'f32.load', offset: 0, align: 2 }, i('f64.promote_f32'))
+    else out.push({ op: 'f64.load', offset: 0, align: 3 })
+  }
+
+  private loadVector(out: Instr[], bi: number, offset: number | undefined, delta = 0): void {
+    this.addr(out, bi, offset)
+    const at = delta * this.bytes(bi)
+    if (this.elem[bi] === 'f32')
+      out.push({ op: 'v128.load64_zero', offset: at, align: 2 }, i('f64x2.promote_low_f32x4'))
+    else out.push({ op: 'v128.load', offset: at, align: 3 })
+  }
+
+  private load(out: Instr[], bi: number, offset: number | undefined, vec: boolean, delta = 0) {
+    if (vec) this.loadVector(out, bi, offset, delta)
+    else this.loadScalar(out, bi, offset)
+  }
+
+  /** Stores the value computed by `value` (scalar or vector) at element `offset` of buffer bi. */
+  private store(
+    out: Instr[],
+    bi: number,
+    offset: number | undefined,
+    vec: boolean,
+    value: Instr[],
+    delta = 0,
+  ) {
+    this.addr(out, bi, offset)
+    out.push(...value)
+    const at = delta * this.bytes(bi)
+    if (!vec) {
+      if (this.elem[bi] === 'f32')
+        out.push(i('f32.demote_f64'), { op: 'f32.store', offset: 0, align: 2 })
+      else out.push({ op: 'f64.store', offset: 0, align: 3 })
+    } else if (this.elem[bi] === 'f32')
+      out.push(i('f32x4.demote_f64x2_zero'), {
+        op: 'v128.store64_lane',
+        offset: at,
+        align: 2,
+        lane: 0,
+      })
+    else out.push({ op: 'v128.store', offset: at, align: 3 })
+  }
+
+  /** A counted loop `for (v = from; v < to; v += step) body`, nothing when it runs no iteration. */
+  private loop(out: Instr[], v: number, from: number, to: number, step: number, body: Instr[]) {
+    if (from >= to) return
+    out.push(i32(from), set(v))
+    if (from + step >= to) {
+      out.push(...body)
+      return
+    }
+    out.push(i('loop'), ...body)
+    out.push(get(v), i32(step), i('i32.add'), { op: 'local.tee', local: v }, i32(to))
+    out.push(i('i32.lt_u'), { op: 'br_if', depth: 0 }, i('end'))
+  }
+
+  /** Fills a float64 buffer with a value. */
+  private fill(out: Instr[], bi: number, value: number): void {
+    const n = this.size(this.buffers[bi]!.axes)
+    const t = this.fn.local('i32')
+    const body: Instr[] = []
+    this.store(body, bi, t, false, [f64(value)])
+    this.loop(out, t, 0, n, 1, body)
+  }
+
+  private stage(st: Stage): void {
+    const { inline, loads, accessed, loops, level, flushLevel } = this.nest(st)
+    const L = loops.length
+    const out = this.body
+    // Prologue: reset accumulators; moments take their shift from each group's first element.
+    for (const r of st.reductions)
+      this.fill(out, this.acc(r), r.op === 'rmax' ? -Infinity : r.op === 'rmin' ? Infinity : 0)
+    for (const m of st.moments) {
+      this.fill(out, this.bufferOf(m.sum1), 0)
+      this.fill(out, this.bufferOf(m.sum2), 0)
+      this.shiftLoop(out, m.sum1, viewed(m.src), this.shiftOf.get(m.sum1.id)!)
+    }
+    const bufs = [
+      ...new Set([
+        ...accessed.map((n) => this.bufferOf(n)),
+        ...st.moments.map((m) => this.shiftOf.get(m.sum1.id)!),
+      ]),
+    ]
+    const loopSize = (j: number) => this.size(loops[j - 1]!.axes)
+    const stride = (bi: number, lp: Loop) => {
+      const axes = this.buffers[bi]!.axes
+      return this.size(axes.slice(axes.indexOf(lp.axes[lp.axes.length - 1]!) + 1))
+    }
+    // The innermost loop runs LANES elements at a time where every buffer it walks is contiguous
+    // along it.
+    const walks = (bi: number) => loops[L - 1]!.axes.some((a) => this.buffers[bi]!.axes.includes(a))
+    const vectorize =
+      L > 0 &&
+      bufs.every((bi) => !walks(bi) || stride(bi, loops[L - 1]!) === 1) &&
+      st.stores.every((s) => walks(this.bufferOf(s)))
+    // Element offsets (i32 locals) per memory layout and loop level.
+    const offsets = new Map<string, number>()
+    const offsetOf = (bi: number, lv: number): number | undefined => {
+      const spec = this.buffers[bi]!
+      for (let l = lv; l >= 1; l--)
+        if (loops[l - 1]!.axes.some((a) => spec.axes.includes(a)))
+          return offsets.get(`${this.layout(bi)}:${l}`)
+      return undefined
+    }
+    const counter = loops.map(() => this.fn.local('i32'))
+    /** Offsets of loop j's iteration (counter already set). */
+    const defineOffsets = (o: Instr[], j: number) => {
+      const lp = loops[j - 1]!
+      const seen = new Set<number>()
+      for (const bi of bufs) {
+        const lay = this.layout(bi)
+        if (seen.has(lay) || !lp.axes.some((a) => this.buffers[bi]!.axes.includes(a))) continue
+        seen.add(lay)
+        const prev = offsetOf(bi, j - 1)
+        const local = offsets.get(`${lay}:${j}`) ?? this.fn.local('i32')
+        offsets.set(`${lay}:${j}`, local)
+        o.push(get(counter[j - 1]!))
+        const s = stride(bi, lp)
+        if (s !== 1) o.push(i32(s), i('i32.mul'))
+        if (prev !== undefined) o.push(get(prev), i('i32.add'))
+        o.push(set(local))
+      }
+    }
+    // Values: float64 locals outside the innermost loop; in the innermost, vector or scalar locals.
+    const scalars = new Map<number, number>()
+    let inner = new Map<number, number>()
+    let splats = new Map<number, number>()
+    let preheader: Instr[] = []
+    const val = (n: Node, vec: boolean): Instr[] => {
+      const v = viewed(n)
+      if (v.op === 'const') return [vec ? vconst(v.value!) : f64(v.value!)]
+      if (v.op === 'count') {
+        const c = this.size(v.over!.flatMap((a) => this.axes.leaves(a)))
+        return [vec ? vconst(c) : f64(c)]
+      }
+      const own = inner.get(v.id)
+      if (own !== undefined) return [get(own)]
+      const s =
+        v.op === 'hyper'
+          ? this.buffers.length + this.layer.hypers.findIndex((h) => h.name === v.name)
+          : scalars.get(v.id)
+      if (s === undefined)
+        throw new Error(`internal: wasm value v${v.id} used before it is defined`)
+      if (!vec) return [get(s)]
+      let sp = splats.get(s)
+      if (sp === undefined) {
+        sp = this.fn.local('v128')
+        splats.set(s, sp)
+        preheader.push(get(s), i('f64x2.splat'), set(sp))
+      }
+      return [get(sp)]
+    }
+    const define = (n: Node, lv: number, vec: boolean) => {
+      const local = this.fn.local(vec ? 'v128' : 'f64')
+      if (lv === L && L > 0) inner.set(n.id, local)
+      else scalars.set(n.id, local)
+      return local
+    }
+    /** Loads and values of level lv; in copy u of the unrolled innermost loop, u · LANES on. */
+    const emitAt = (o: Instr[], lv: number, vec: boolean, u = 0) => {
+      for (const b of loads)
+        if (level(b) === lv) {
+          const bi = this.bufferOf(b)
+          this.load(o, bi, offsetOf(bi, lv), vec, u * LANES)
+          o.push(set(define(b, lv, vec)))
+        }
+      for (const n of inline)
+        if (level(n) === lv) {
+          o.push(...this.expr(n, (a) => val(a, vec), vec))
+          o.push(set(define(n, lv, vec)))
+        }
+    }
+    // Accumulators of reductions (and moments) flushed at a level above the innermost.
+    const accs = new Map<number, { s: number; v: number[]; op: string }>()
+    const init = (op: string) => (op === 'rmax' ? -Infinity : op === 'rmin' ? Infinity : 0)
+    const fold = (op: string, vec: boolean) =>
+      i(`${vec ? 'f64x2' : 'f64'}.${op === 'rmax' ? 'max' : op === 'rmin' ? 'min' : 'add'}`)
+    const accumulated = [
+      ...st.reductions.map((r) => ({ id: r.id, op: r.op })),
+      ...st.moments.flatMap((m) => [
+        { id: m.sum1.id, op: 'sum' },
+        { id: m.sum2.id, op: 'sum' },
+      ]),
+    ]
+    const flushOf = (id: number) => {
+      const m = st.moments.find((x) => x.sum2.id === id)
+      return flushLevel.get(m ? m.sum1.id : id)!
+    }
+    const nodeOf = (id: number) =>
+      st.reductions.find((r) => r.id === id) ??
+      st.moments.flatMap((m) => [m.sum1, m.sum2]).find((n) => n.id === id)!
+    /** The innermost body (copy u of the unrolled loop): stores, then accumulation. */
+    const innermost = (o: Instr[], vec: boolean, u = 0) => {
+      const delta = u * LANES
+      for (const s of st.stores) {
+        const bi = this.bufferOf(s)
+        this.store(o, bi, offsetOf(bi, L), vec, val(s, vec), delta)
+      }
+      const rmw = (bi: number, op: string, value: Instr[]) => {
+        const off = offsetOf(bi, L)
+        const cur: Instr[] = []
+        this.load(cur, bi, off, vec, delta)
+        this.store(o, bi, off, vec, [...cur, ...value, fold(op, vec)], delta)
+      }
+      for (const r of st.reductions) {
+        const v = val(r.args[0]!, vec)
+        if (flushLevel.get(r.id) === L) rmw(this.acc(r), r.op, v)
+        else {
+          const a = accs.get(r.id)!
+          const local = vec ? a.v[u]! : a.s
+          o.push(get(local), ...v, fold(r.op, vec), set(local))
+        }
+      }
+      for (const m of st.moments) {
+        const d = this.fn.local(vec ? 'v128' : 'f64')
+        const sh = this.shiftOf.get(m.sum1.id)!
+        const k: Instr[] = []
+        if (flushLevel.get(m.sum1.id) === L) this.load(k, sh, offsetOf(sh, L), vec, delta)
+        else k.push(...val(m.sum1, vec)) // the shift, loaded where the group starts (below)
+        o.push(...val(m.src, vec), ...k, i(vec ? 'f64x2.sub' : 'f64.sub'), set(d))
+        const sq = [get(d), get(d), i(vec ? 'f64x2.mul' : 'f64.mul')]
+        if (flushLevel.get(m.sum1.id) === L) {
+          rmw(this.bufferOf(m.sum1), 'sum', [get(d)])
+          rmw(this.bufferOf(m.sum2), 'sum', sq)
+        } else
+          for (const [id, term] of [
+            [m.sum1.id, [get(d)]],
+            [m.sum2.id, sq],
+          ] as const) {
+            const a = accs.get(id)!
+            const local = vec ? a.v[u]! : a.s
+            o.push(get(local), ...term, i(vec ? 'f64x2.add' : 'f64.add'), set(local))
+          }
+      }
+    }
+    const body = (o: Instr[], j: number): void => {
+      emitAt(o, j, false)
+      const here = accumulated.filter((a) => flushOf(a.id) === j && j < L)
+      for (const a of here) {
+        const s = this.fn.local('f64')
+        o.push(f64(init(a.op)), set(s))
+        const v = vectorize ? Array.from({ length: UNROLL }, () => this.fn.local('v128')) : []
+        for (const l of v) o.push(vconst(init(a.op)), set(l))
+        accs.set(a.id, { s, v, op: a.op })
+      }
+      // A moment's shift for a group reduced by the loops inside: a scalar of this level.
+      for (const m of st.moments)
+        if (flushLevel.get(m.sum1.id) === j && j < L) {
+          const sh = this.shiftOf.get(m.sum1.id)!
+          this.loadScalar(o, sh, offsetOf(sh, j))
+          o.push(set(define(m.sum1, j, false)))
+        }
+      if (j === L) {
+        innermost(o, false)
+        return
+      }
+      if (j + 1 < L) {
+        const b: Instr[] = []
+        defineOffsets(b, j + 1)
+        body(b, j + 1)
+        this.loop(o, counter[j]!, 0, loopSize(j + 1), 1, b)
+      } else {
+        // The innermost loop: UNROLL copies of LANES at a time, the pairs left, the scalar tail.
+        const n = loopSize(L)
+        const nu = vectorize ? n - (n % (LANES * UNROLL)) : 0
+        const nv = vectorize ? n - (n % LANES) : 0
+        for (const [copies, from, to] of [
+          [UNROLL, 0, nu],
+          [1, nu, nv],
+          [0, nv, n],
+        ] as const) {
+          if (from >= to) continue
+          splats = new Map()
+          preheader = []
+          const b: Instr[] = []
+          defineOffsets(b, L)
+          for (let u = 0; u < Math.max(copies, 1); u++) {
+            inner = new Map()
+            emitAt(b, L, copies > 0, u)
+            innermost(b, copies > 0, u)
+          }
+          o.push(...preheader)
+          this.loop(o, counter[L - 1]!, from, to, copies ? copies * LANES : 1, b)
+        }
+      }
+      // Flush: the accumulators of this level into their buffers.
+      for (const a of here) {
+        const acc = accs.get(a.id)!
+        const bi = this.bufferOf(nodeOf(a.id))
+        const total: Instr[] = [get(acc.s)]
+        if (acc.v.length) {
+          // The copies' accumulators lane by lane, then the lanes.
+          const all = this.fn.local('v128')
+          o.push(get(acc.v[0]!))
+          for (const l of acc.v.slice(1)) o.push(get(l), fold(a.op, true))
+          o.push(set(all))
+          for (let lane = 0; lane < LANES; lane++)
+            total.push(get(all), { op: 'f64x2.extract_lane', lane }, fold(a.op, false))
+        }
+        const off = offsetOf(bi, j)
+        const cur: Instr[] = []
+        this.loadScalar(cur, bi, off)
+        this.store(o, bi, off, false, [...cur, ...total, fold(a.op, false)])
+      }
+    }
+    body(out, 0)
+    // Epilogue: undo the shift: Σx = Σ(x − k) + m·k; Σ(x − μ)² = Σ(x − k)² − (Σ(x − k))² / m.
+    for (const m of st.moments) {
+      const b1 = this.bufferOf(m.sum1)
+      const b2 = this.bufferOf(m.sum2)
+      const sh = this.shiftOf.get(m.sum1.id)!
+      const count = this.size(this.reducedLeaves(m.sum1))
+      const t = this.fn.local('i32')
+      const s = this.fn.local('f64')
+      const b: Instr[] = []
+      this.loadScalar(b, b1, t)
+      b.push(set(s))
+      const shift: Instr[] = []
+      this.loadScalar(shift, sh, t)
+      this.store(b, b1, t, false, [get(s), f64(count), ...shift, i('f64.mul'), i('f64.add')])
+      const s2: Instr[] = []
+      this.loadScalar(s2, b2, t)
+      this.store(b, b2, t, false, [
+        f64(0),
+        ...s2,
+        get(s),
+        get(s),
+        i('f64.mul'),
+        f64(count),
+        i('f64.div'),
+        i('f64.sub'),
+        i('f64.max'),
+      ])
+      this.loop(out, t, 0, this.size(this.buffers[b1]!.axes), 1, b)
+    }
+    for (const n of [
+      ...st.stores,
+      ...st.reductions,
+      ...st.moments.flatMap((m) => [m.sum1, m.sum2]),
+    ])
+      if (this.copyOf.has(n.id)) {
+        const from = this.bufferOf(n)
+        const to = this.copyOf.get(n.id)!
+        const t = this.fn.local('i32')
+        const b: Instr[] = []
+        const v: Instr[] = []
+        this.loadScalar(v, from, t)
+        this.store(b, to, t, false, v)
+        this.loop(out, t, 0, this.size(this.buffers[from]!.axes), 1, b)
+      }
+  }
+
+  /** shift[g] = src at the first element of group g (every reduced index 0). */
+  private shiftLoop(out: Instr[], sum1: Node, src: Node, shiftBuf: number): void {
+    const axes = leafAxes(sum1, this.axes)
+    const srcAxes = leafAxes(src, this.axes)
+    const srcBuf = this.bufferOf(src)
+    const strideIn = (all: readonly string[], a: string) => this.size(all.slice(all.indexOf(a) + 1))
+    const idx = axes.map(() => this.fn.local('i32'))
+    const dst = this.fn.local('i32')
+    const from = this.fn.local('i32')
+    const k = this.fn.local('f64')
+    const offset = (o: Instr[], all: readonly string[], local: number) => {
+      o.push(i32(0))
+      axes.forEach((a, j) =>
+        o.push(get(idx[j]!), i32(strideIn(all, a)), i('i32.mul'), i('i32.add')),
+      )
+      o.push(set(local))
+    }
+    let b: Instr[] = []
+    offset(b, axes, dst)
+    offset(b, srcAxes, from)
+    this.loadScalar(b, srcBuf, from)
+    b.push(set(k))
+    // An infinite or NaN first value would turn x − k into Inf − Inf = NaN where IEEE gives the
+    // sum an infinity: those groups are not shifted.
+    this.store(b, shiftBuf, dst, false, [
+      get(k),
+      f64(0),
+      get(k),
+      get(k),
+      i('f64.sub'),
+      f64(0),
+      i('f64.eq'),
+      i('select'),
+    ])
+    for (let j = axes.length - 1; j >= 0; j--) {
+      const o: Instr[] = []
+      this.loop(o, idx[j]!, 0, this.sizes.get(axes[j]!)!, 1, b)
+      b = o
+    }
+    out.push(...b)
+  }
+
+  /** Instructions computing node n (its operands pushed by `val`), scalar or vector. */
+  private expr(n: Node, val: (n: Node) => Instr[], vec: boolean): Instr[] {
+    const t = vec ? 'f64x2' : 'f64'
+    const a = n.args.map(val)
+    const k = (c: number) => (vec ? vconst(c) : f64(c))
+    const op = (name: string) => i(`${t}.${name}`)
+    const call = (f: Imported, args: Instr[][]): Instr[] => {
+      const func = wasmImports.indexOf(f)
+      if (!vec) return [...args.flat(), { op: 'call', func }]
+      // One lane at a time: the host's Math has no vector form.
+      const lane = (l: number) => args.flatMap((x) => [...x, { op: 'f64x2.extract_lane', lane: l }])
+      const out: Instr[] = [...lane(0), { op: 'call', func }, i('f64x2.splat')]
+      for (let l = 1; l < LANES; l++)
+        out.push(...lane(l), { op: 'call', func }, { op: 'f64x2.replace_lane', lane: l })
+      return out
+    }
+    const bool = (cmp: string): Instr[] =>
+      vec
+        ? [...a[0]!, ...a[1]!, op(cmp), vconst(1), i('v128.and')]
+        : [...a[0]!, ...a[1]!, op(cmp), i('f64.convert_i32_u')]
+    const choose = vec ? i('v128.bitselect') : i('select')
+    switch (n.op) {
+      case 'broadcast':
+      case 'regroup':
+      case 'stop_gradient':
+      case 'const':
+      case 'hyper':
+      case 'count':
+        return n.args.length ? a[0]! : val(n)
+      case 'neg':
+      case 'sqrt':
+      case 'abs':
+        return [...a[0]!, op(n.op)]
+      case 'rsqrt':
+        return [k(1), ...a[0]!, op('sqrt'), op('div')]
+      case 'recip':
+        return [k(1), ...a[0]!, op('div')]
+      case 'exp':
+      case 'log':
+      case 'tanh':
+        return call(n.op, [a[0]!])
+      case 'sigmoid':
+        return [k(1), k(1), ...call('exp', [[...a[0]!, op('neg')]]), op('add'), op('div')]
+      case 'sign':
+        // a > 0 ? 1 : a < 0 ? -1 : a === a ? 0 : NaN (±0 give 0, as Math.sign's js form does)
+        return [
+          k(1),
+          k(-1),
+          k(0),
+          k(NaN),
+          ...a[0]!,
+          ...a[0]!,
+          op('eq'),
+          choose,
+          ...a[0]!,
+          k(0),
+          op('lt'),
+          choose,
+          ...a[0]!,
+          k(0),
+          op('gt'),
+          choose,
+        ]
+      case 'add':
+      case 'sub':
+      case 'mul':
+      case 'div':
+      case 'max':
+      case 'min':
+        return [...a[0]!, ...a[1]!, op(n.op)]
+      case 'pow':
+        return viewed(n.args[1]!).op === 'const' && viewed(n.args[1]!).value === 2
+          ? [...a[0]!, ...a[0]!, op('mul')]
+          : call('pow', [a[0]!, a[1]!])
+      case 'ge':
+      case 'gt':
+      case 'le':
+      case 'lt':
+      case 'eq':
+        return bool(n.op)
+      case 'clamp':
+        return [...a[0]!, ...a[1]!, op('max'), ...a[2]!, op('min')]
+      default:
+        throw new Error(`internal: cannot emit ${n.op} inline`)
+    }
+  }
+}
+
+/** The imports every module takes: Math's functions, and the memory. */
+function importsOf(): ImportFunc[] {
+  return wasmImports.map((name) => ({
+    module: 'math',
+    name,
+    params: name === 'pow' ? ['f64', 'f64'] : ['f64'],
+    results: ['f64'],
+  }))
+}
+
+/** The wasm module of one layer instance: its axis sizes fixed, storage f32 or f64. */
+export function emitWasmLayer(
+  plan: KernelPlan,
+  sizes: Map<string, number>,
+  storage: ElemType,
+  minPages: number,
+): WasmLayer {
+  const order = leafAxisOrder(plan.layer)
+  const fwd = new WasmStepEmitter(plan.forward, plan.layer, order, sizes, storage)
+  const bwd = new WasmStepEmitter(plan.backward, plan.layer, order, sizes, storage)
+  const module: WasmModule = {
+    imports: importsOf(),
+    memory: { module: 'env', name: 'memory', minPages },
+    funcs: [
+      { ...fwd.run(), export: 'forward' },
+      { ...bwd.run(), export: 'backward' },
+    ],
+  }
+  return {
+    module,
+    forward: { buffers: fwd.buffers, elem: fwd.elem },
+    backward: { buffers: bwd.buffers, elem: bwd.elem },
+    hypers: plan.layer.hypers.map((h) => h.name),
+  }
+}

@@ -1,0 +1,164 @@
+// The wasm target: the js target's layer (same API, same buffer tables, same numerics) whose
+// steps run as WebAssembly SIMD kernels. A module is compiled per instance and mode, with the
+// axis sizes as constants, and owns one memory: every buffer the instance owns lives there.
+//
+// A tensor the caller passes is used in place when it already lives in that memory (get one
+// with `buffer()`), else copied in before the step (and copied out after it, for an output):
+// copies cost a memcpy each, the price of a caller's array that WebAssembly cannot see.
+
+import { NormcError } from '../../compiler/diagnostics.js'
+import { emitLayer, type BufferSpec } from '../../compiler/emit/js/index.js'
+import {
+  emitWasmLayer,
+  elemTypeOf,
+  wasmImports,
+  type ElemType,
+} from '../../compiler/emit/wasm/index.js'
+import { encodeModule, printModule } from '../../compiler/emit/wasm/module.js'
+import { compileLayerGraphs } from '../../compiler/pipeline.js'
+import { planLayer } from '../../compiler/schedule/index.js'
+import { sizeOf } from '../interp.js'
+import { checkBytes } from '../sizes.js'
+import { JsLayer, type CompiledMode, type Mode, type Tensor } from '../js/index.js'
+
+/** The part of the WebAssembly JS API used here (tsconfig's lib has no DOM, where it is typed). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer
+}
+interface WasmApi {
+  Memory: new (d: { initial: number; maximum: number }) => WasmMemory
+  Module: new (bytes: Uint8Array) => object
+  Instance: new (m: object, imports: object) => { exports: Record<string, unknown> }
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly
+
+const PAGE = 65536
+/** Regions start on 16-byte boundaries: whole vectors, whatever the element type. */
+const ALIGN = 16
+
+interface ModeMemory {
+  memory: WasmMemory
+  /** Per step (`f`, `b`): the region of each slot of its buffer table. */
+  regions: Record<'f' | 'b', Tensor[]>
+  wat: string
+}
+
+const isWork = (role: BufferSpec['role']) =>
+  role === 'temp' || role === 'shift' || role === 'saved' || role === 'update'
+/** Slots a step writes: a staged caller's tensor of this role is copied out after the step. */
+const isWritten = (role: BufferSpec['role']) => role === 'output' || isWork(role)
+
+export class WasmLayer extends JsLayer {
+  // Declared, not initialised: JsLayer's constructor compiles a mode before these fields would be.
+  declare private mems: Map<Mode, ModeMemory> | undefined
+
+  private memFor(mode: Mode): ModeMemory {
+    this.compiled(mode)
+    return this.mems!.get(mode)!
+  }
+
+  protected override compileMode(mode: Mode): CompiledMode {
+    const plan = planLayer(compileLayerGraphs(this.layer, mode))
+    const storage: ElemType = this.precision
+    // Regions: every slot of both steps; the backward reads the forward's saved values in place.
+    const emittedJs = emitLayer(plan)
+    let bytes = 0
+    const place = (specs: BufferSpec[]) =>
+      specs.map((s) => {
+        const at = bytes
+        const n = sizeOf(s.axes, this.sizes)
+        bytes += Math.ceil((n * (elemTypeOf(s.role, storage) === 'f32' ? 4 : 8)) / ALIGN) * ALIGN
+        return { at, n }
+      })
+    const fPlace = place(emittedJs.forward.buffers)
+    const bPlace = place(emittedJs.backward.buffers)
+    checkBytes(bytes, `the wasm target's memory for ${this.layer.decl.name}`)
+    const pages = Math.max(1, Math.ceil(bytes / PAGE))
+    const wasm = emitWasmLayer(plan, this.sizes, storage, pages)
+    const memory = new WA.Memory({ initial: pages, maximum: pages })
+    const math: Record<string, (...a: number[]) => number> = {}
+    for (const f of wasmImports) math[f] = Math[f]
+    const instance = new WA.Instance(new WA.Module(encodeModule(wasm.module)), {
+      math,
+      env: { memory },
+    })
+    const view = (elem: ElemType, at: number, n: number): Tensor =>
+      elem === 'f32'
+        ? new Float32Array(memory.buffer, at, n)
+        : new Float64Array(memory.buffer, at, n)
+    const regions = {
+      f: fPlace.map((p, i) => view(wasm.forward.elem[i]!, p.at, p.n)),
+      b: bPlace.map((p, i) => view(wasm.backward.elem[i]!, p.at, p.n)),
+    }
+    const wat = printModule(wasm.module)
+    ;(this.mems ??= new Map()).set(mode, { memory, regions, wat })
+    const step = (key: 'f' | 'b') => {
+      const specs = key === 'f' ? wasm.forward.buffers : wasm.backward.buffers
+      const elem = key === 'f' ? wasm.forward.elem : wasm.backward.elem
+      const fn = instance.exports[key === 'f' ? 'forward' : 'backward'] as (...a: number[]) => void
+      const own = regions[key]
+      const args = new Array<number>(specs.length + this.layer.hypers.length).fill(0)
+      const staged: number[] = []
+      return (B: Tensor[], _S: unknown, H: Float64Array) => {
+        staged.length = 0
+        for (let i = 0; i < specs.length; i++) {
+          const t = B[i]!
+          const inPlace =
+            t.buffer === memory.buffer && (elem[i] === 'f32') === t instanceof Float32Array
+          if (inPlace) args[i] = t.byteOffset
+          else {
+            const r = own[i]!
+            if (!isWritten(specs[i]!.role)) r.set(t)
+            else staged.push(i)
+            args[i] = r.byteOffset
+          }
+        }
+        for (let h = 0; h < H.length; h++) args[specs.length + h] = H[h]!
+        fn(...args)
+        for (const i of staged) B[i]!.set(own[i]!)
+      }
+    }
+    return {
+      plan,
+      emitted: {
+        ...emittedJs,
+        forward: { body: wat, buffers: wasm.forward.buffers },
+        backward: { body: wat, buffers: wasm.backward.buffers },
+      },
+      forward: step('f'),
+      backward: step('b'),
+    }
+  }
+
+  /** Work buffers and outputs live in the mode's memory: the step reads and writes them in place. */
+  protected override ownBuffer(key: string, i: number): Tensor {
+    const mode = key.slice(1) as Mode
+    return this.memFor(mode).regions[key[0] as 'f' | 'b'][i]!
+  }
+
+  /**
+   * The layer's own buffer for a forward input, param or state (`step: 'forward'`) or an
+   * upstream gradient (`step: 'backward'`, named as the backward's inputs are: `dy`, `dy_out`),
+   * in the given mode. Filled by the caller and passed back, it is read in place: no copy.
+   */
+  buffer(name: string, opts: { mode: Mode; step?: 'forward' | 'backward' }): Tensor {
+    const key = opts.step === 'backward' ? 'b' : 'f'
+    const c = this.compiled(opts.mode)
+    const specs = key === 'f' ? c.emitted.forward.buffers : c.emitted.backward.buffers
+    const i = specs.findIndex(
+      (s) =>
+        s.name === name &&
+        (s.role === 'input' || s.role === 'param' || s.role === 'state' || s.role === 'dy'),
+    )
+    if (i < 0)
+      throw new NormcError(
+        `the ${opts.step ?? 'forward'} step of ${this.layer.decl.name} reads no tensor '${name}'`,
+      )
+    return this.memFor(opts.mode).regions[key][i]!
+  }
+
+  /** The WebAssembly text of a mode's module (both steps), for reading and debugging. */
+  wat(mode: Mode): string {
+    return this.memFor(mode).wat
+  }
+}

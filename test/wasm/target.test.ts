@@ -1,0 +1,243 @@
+// The wasm target (runtime/wasm, compiler/emit/wasm): every oracle case; the js target's numbers
+// on every example at random sizes (odd ones included, so the scalar tail after the two-lane
+// loop runs); the vector path really taken; tensors in the layer's memory used in place; a
+// training loop that allocates nothing; hostile names that never reach the module.
+
+import fc from 'fast-check'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { compile } from '../../runtime/index.js'
+import { runStepJs } from '../../runtime/js/step.js'
+import { randomSizes, randomTensors, rng } from '../../runtime/random.js'
+import { bindHypers } from '../../runtime/sizes.js'
+import { WasmLayer } from '../../runtime/wasm/index.js'
+import { allExampleLayers, loadExample, modesOf } from '../helpers/examples.js'
+import { loadOracleCases, maxRelError, root } from '../helpers/oracle.js'
+
+describe('oracle cases on the wasm target', () => {
+  for (const c of loadOracleCases().filter((x) => !x.expectError)) {
+    for (const precision of ['f64', 'f32'] as const) {
+      it(`${c.name} ${precision}`, () => {
+        const layer = loadExample(c.example).find((l) => l.decl.name === c.layer)!
+        const r = runStepJs(layer, c.mode, c.run, precision, WasmLayer)
+        const tol = precision === 'f64' ? 1e-9 : c.largeOffset ? 1e-2 : 1e-4
+        for (const [k, v] of Object.entries(c.expected.outputs))
+          expect(maxRelError(r.outputs[k]!, v), k).toBeLessThan(tol)
+        for (const [k, v] of Object.entries(c.expected.grads))
+          expect(maxRelError(r.grads![k]!, v), 'd' + k).toBeLessThan(tol)
+        for (const [k, v] of Object.entries(c.expected.state))
+          expect(maxRelError(r.state[k]!, v), k).toBeLessThan(tol)
+      })
+    }
+  }
+  it('refuses one value per channel in train, like the js target', () => {
+    const c = loadOracleCases().find((x) => x.expectError)!
+    const layer = loadExample(c.example).find((l) => l.decl.name === c.layer)!
+    expect(() => runStepJs(layer, 'train', c.run, 'f64', WasmLayer)).toThrow(
+      /division by zero in size arithmetic/,
+    )
+  })
+})
+
+describe('wasm target = js target on random inputs', () => {
+  for (const layer of allExampleLayers()) {
+    for (const mode of modesOf(layer)) {
+      it(`${layer.decl.name} ${mode}`, () => {
+        fc.assert(
+          fc.property(
+            fc.integer({ min: 1, max: 1e9 }),
+            fc.constantFrom('plain' as const, 'offset' as const, 'constant' as const),
+            (seed, variant) => {
+              const r = rng(seed)
+              const hyper: Record<string, number> = layer.axes.has('G') ? { groups: 2 } : {}
+              const axes = randomSizes(layer, bindHypers(layer, hyper), r, 1, 7)
+              const sizes = new Map(Object.entries(axes))
+              for (const info of layer.axes.axes.values())
+                if (info.factors) sizes.set(info.factors[1]!, axes[info.name]! / 2)
+              const { tensors, dys } = randomTensors(layer, sizes, r, variant)
+              const inputs = Object.fromEntries(
+                [...tensors].map(([k, v]) => [k, Float64Array.from(v, (x) => Math.fround(x))]),
+              )
+              const c = { axes, hyper, inputs, dy: [...dys.values()][0]! }
+              let js
+              try {
+                js = runStepJs(layer, mode, c, 'f64')
+              } catch {
+                return // sizes the layer refuses (one value per channel in train)
+              }
+              // Same float64 arithmetic in another order: f64 agrees to rounding; f32 results
+              // are one rounding of that, so they differ by at most an ulp where a value sits
+              // on a rounding boundary.
+              for (const [precision, tol] of [
+                ['f64', 1e-12],
+                ['f32', 2.5e-7],
+              ] as const) {
+                const a = precision === 'f64' ? js : runStepJs(layer, mode, c, 'f32')
+                const b = runStepJs(layer, mode, c, precision, WasmLayer)
+                for (const [k, v] of Object.entries(a.outputs))
+                  expect(maxRelError(b.outputs[k]!, v), `${precision} ${k}`).toBeLessThan(tol)
+                for (const [k, v] of Object.entries(a.grads!))
+                  expect(maxRelError(b.grads![k]!, v), `${precision} d${k}`).toBeLessThan(tol)
+                for (const [k, v] of Object.entries(a.state))
+                  expect(maxRelError(b.state[k]!, v), `${precision} ${k}`).toBeLessThan(tol)
+              }
+            },
+          ),
+          { numRuns: 12, seed: 7 },
+        )
+      })
+    }
+  }
+})
+
+const source = (file: string) => readFileSync(join(root, 'examples', file), 'utf8')
+const bn = () =>
+  compile(source('batchnorm2d.norm'), { target: 'wasm', precision: 'f32' }).layer('BatchNorm2d', {
+    axes: { N: 4, C: 3, H: 5, W: 6 },
+  }) as WasmLayer
+
+describe('the wasm target runs two lanes at a time', () => {
+  it("BatchNorm2d's passes load f32 pairs, compute in f64x2 and store f32 pairs", () => {
+    const wat = bn().wat('train')
+    for (const op of [
+      'v128.load64_zero',
+      'f64x2.promote_low_f32x4',
+      'f64x2.sub',
+      'f64x2.mul',
+      'f32x4.demote_f64x2_zero',
+      'v128.store64_lane',
+    ])
+      expect(wat, op).toContain(op)
+  })
+
+  it('a layer whose innermost axis is odd also runs its scalar tail, and agrees', () => {
+    const text = source('layernorm.norm')
+    const x = Float64Array.from({ length: 3 * 7 }, (_, i) => Math.sin(i) * 4 + 2)
+    const run = (target: 'js' | 'wasm') => {
+      const L = compile(text, { target, precision: 'f64' }).layer('LayerNorm', {
+        axes: { B: 3, D: 7 },
+      })
+      return L.forward({ x }, { mode: 'train', params: L.initParams(), state: L.initState() })
+        .outputs.y!
+    }
+    expect(maxRelError(run('wasm'), run('js'))).toBeLessThan(1e-14)
+  })
+})
+
+describe("tensors in the layer's memory", () => {
+  it('are used in place, and give the numbers of a copied call', () => {
+    const L = bn()
+    const n = 4 * 3 * 5 * 6
+    const x = L.buffer('x', { mode: 'train' })
+    x.set(Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.7) * 3))
+    const dy = L.buffer('dy', { mode: 'train', step: 'backward' })
+    dy.set(Float32Array.from({ length: n }, (_, i) => Math.sin(i)))
+    const params = L.initParams()
+    const inPlace = L.forward({ x }, { mode: 'train', params, state: L.initState() })
+    const gIn = L.backward(inPlace.saved, dy)
+    // Outputs and gradients the layer owns live in the same memory.
+    expect(inPlace.outputs.y!.buffer).toBe(x.buffer)
+    expect(gIn.x!.buffer).toBe(x.buffer)
+    const y = Float32Array.from(inPlace.outputs.y!)
+    const dx = Float32Array.from(gIn.x!)
+
+    const M = bn()
+    const copied = M.forward(
+      { x: Float32Array.from(x) },
+      { mode: 'train', params, state: M.initState() },
+    )
+    const gCopy = M.backward(copied.saved, Float32Array.from(dy))
+    expect(Array.from(copied.outputs.y!)).toEqual(Array.from(y))
+    expect(Array.from(gCopy.x!)).toEqual(Array.from(dx))
+    expect(y.some((v) => v !== 0)).toBe(true)
+  })
+
+  it('an unknown name is a clear error', () => {
+    expect(() => bn().buffer('nope', { mode: 'train' })).toThrow(
+      /the forward step of BatchNorm2d reads no tensor 'nope'/,
+    )
+  })
+
+  it('a Float64Array given to an f32 layer is rounded on the way in, as f32 storage is', () => {
+    const L = bn()
+    const x64 = Float64Array.from({ length: 360 }, (_, i) => Math.sin(i) + 1e-9)
+    const a = L.forward({ x: x64 }, { mode: 'eval', params: L.initParams(), state: L.initState() })
+    const b = bn().forward(
+      { x: Float32Array.from(x64) },
+      { mode: 'eval', params: L.initParams(), state: L.initState() },
+    )
+    expect(Array.from(a.outputs.y!)).toEqual(Array.from(b.outputs.y!))
+  })
+})
+
+describe('a training loop on the wasm target', () => {
+  it('100 steps of forward + backward + state update allocate no typed arrays', () => {
+    const L = bn()
+    const n = 4 * 3 * 5 * 6
+    const x = L.buffer('x', { mode: 'train' })
+    x.set(Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.7) * 3))
+    const dy = L.buffer('dy', { mode: 'train', step: 'backward' })
+    dy.set(Float32Array.from({ length: n }, (_, i) => Math.sin(i)))
+    const params = L.initParams()
+    const state = L.initState()
+    const step = () => {
+      const r = L.forward({ x }, { mode: 'train', params, state })
+      const g = L.backward(r.saved, dy)
+      for (let i = 0; i < params.gamma!.length; i++) params.gamma![i]! -= 0.01 * g.gamma![i]!
+      return r.outputs.y!
+    }
+    step()
+    const before = Float32Array.from(state.running_mean!)
+    const originals = { F32: globalThis.Float32Array, F64: globalThis.Float64Array }
+    let made = 0
+    const trap = (C: typeof Float32Array | typeof Float64Array) =>
+      new Proxy(C, {
+        construct(t, args, nt) {
+          made++
+          return Reflect.construct(t, args, nt)
+        },
+      })
+    Object.assign(globalThis, {
+      Float32Array: trap(originals.F32),
+      Float64Array: trap(originals.F64),
+    })
+    let y: ArrayLike<number>
+    try {
+      for (let k = 0; k < 100; k++) y = step()
+    } finally {
+      Object.assign(globalThis, { Float32Array: originals.F32, Float64Array: originals.F64 })
+    }
+    expect(made).toBe(0)
+    expect(Array.from(y!).some((v) => v !== 0)).toBe(true)
+    expect(Array.from(state.running_mean!)).not.toEqual(Array.from(before))
+  })
+})
+
+describe('hostile names never reach the module', () => {
+  it('a layer named with JavaScript builtins runs, and its module text holds only numbers', () => {
+    const hostile = `
+layer constructor(__proto__: [toString, arguments], Function: [arguments]) -> process {
+  hyper require = 1e308
+  param prototype: [arguments] = 1
+  forward {
+    valueOf = mean(__proto__, [toString])
+    hasOwnProperty = mean((__proto__ - valueOf) ^ 2, [toString])
+    process = prototype * (__proto__ - valueOf) / sqrt(hasOwnProperty + require * 0 + 1e-5) + Function
+  }
+}
+`
+    const L = compile(hostile, { target: 'wasm', precision: 'f64' }).layer('constructor', {
+      axes: { toString: 4, arguments: 3 },
+    }) as WasmLayer
+    const inputs = Object.fromEntries([
+      ['__proto__', Float64Array.from({ length: 12 }, (_, i) => Math.sin(i))],
+      ['Function', new Float64Array(3).fill(0.5)],
+    ])
+    const r = L.forward(inputs, { mode: 'train', params: L.initParams(), state: L.initState() })
+    expect([...r.outputs.process!].every(Number.isFinite)).toBe(true)
+    const wat = L.wat('train')
+    for (const name of ['__proto__', 'toString', 'arguments', 'Function', 'prototype', 'valueOf'])
+      expect(wat).not.toContain(name)
+  })
+})
