@@ -16,6 +16,7 @@ import { formatFile, printLayer } from '../compiler/print/index.js'
 import { planLayer } from '../compiler/schedule/index.js'
 import { sizeOf } from '../runtime/interp.js'
 import { runStepJs } from '../runtime/js/step.js'
+import { WasmLayer } from '../runtime/wasm/index.js'
 import { rng } from '../runtime/random.js'
 import { evalSize, bindHypers } from '../runtime/sizes.js'
 import { runStepInterp } from '../runtime/step.js'
@@ -37,6 +38,7 @@ export type Stage =
   | 'module'
   | 'run-interp'
   | 'run-js'
+  | 'run-wasm'
   | 'time'
 
 export interface Outcome {
@@ -52,7 +54,7 @@ export interface Outcome {
 export interface StageOptions {
   /** Also build the ES module (prettier; slower). */
   module?: boolean
-  /** Also run one step on the interpreter and the js target at small random sizes. */
+  /** Also run one step on the interpreter and the js and wasm targets at small random sizes. */
   run?: boolean
   /** Seed for the run stage's sizes and values. */
   seed?: number
@@ -221,6 +223,8 @@ async function backEnd(layer: CheckedLayer, opts: StageOptions): Promise<'ok' | 
       ['run-interp', () => runStepInterp(layer, mode, c)],
       ['run-js', () => runStepJs(layer, mode, c, 'f64')],
       ['run-js', () => runStepJs(layer, mode, c, 'f32')],
+      ['run-wasm', () => runStepJs(layer, mode, c, 'f64', WasmLayer)],
+      ['run-wasm', () => runStepJs(layer, mode, c, 'f32', WasmLayer)],
     ] as const) {
       try {
         const res = run()

@@ -4,7 +4,8 @@
 // training loop that allocates nothing; hostile names that never reach the module.
 
 import fc from 'fast-check'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { compile } from '../../runtime/index.js'
@@ -14,6 +15,7 @@ import { bindHypers } from '../../runtime/sizes.js'
 import { WasmLayer } from '../../runtime/wasm/index.js'
 import { allExampleLayers, loadExample, modesOf } from '../helpers/examples.js'
 import { loadOracleCases, maxRelError, root } from '../helpers/oracle.js'
+import { normc } from '../utils/cli.js'
 
 describe('oracle cases on the wasm target', () => {
   for (const c of loadOracleCases().filter((x) => !x.expectError)) {
@@ -239,5 +241,44 @@ layer constructor(__proto__: [toString, arguments], Function: [arguments]) -> pr
     const wat = L.wat('train')
     for (const name of ['__proto__', 'toString', 'arguments', 'Function', 'prototype', 'valueOf'])
       expect(wat).not.toContain(name)
+  })
+})
+
+describe('normc run --target wasm', () => {
+  it('prints the JSON of the js target, to float64 rounding', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'normc-wasm-'))
+    const input = join(dir, 'case.json')
+    const n = 3 * 2 * 3 * 5
+    writeFileSync(
+      input,
+      JSON.stringify({
+        axes: { N: 3, C: 2, H: 3, W: 5 },
+        inputs: { x: Array.from({ length: n }, (_, i) => Math.sin(i * 1.3) * 2 + 5) },
+        dy: Array.from({ length: n }, (_, i) => Math.cos(i)),
+      }),
+    )
+    const run = (target: string) => {
+      const r = normc(['run', 'examples/batchnorm2d.norm', '--input', input, '--target', target])
+      expect(r.stderr).toBe('')
+      expect(r.code).toBe(0)
+      return JSON.parse(r.stdout) as {
+        y: number[]
+        grads: Record<string, number[]>
+        state: Record<string, number[]>
+      }
+    }
+    const js = run('js')
+    const wasm = run('wasm')
+    expect(maxRelError(wasm.y, js.y)).toBeLessThan(1e-13)
+    for (const k of ['x', 'gamma', 'beta'])
+      expect(maxRelError(wasm.grads[k]!, js.grads[k]!), k).toBeLessThan(1e-13)
+    expect(maxRelError(wasm.state.running_var!, js.state.running_var!)).toBeLessThan(1e-13)
+    expect(wasm.y.length).toBe(n)
+  })
+
+  it('is listed where a wrong target is refused', () => {
+    const r = normc(['run', 'examples/batchnorm2d.norm', '--input', '-', '--target', 'wasn'])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toContain('interp, js, wasm, gpu')
   })
 })

@@ -42,6 +42,13 @@ const LANES = 2
 /** Copies of the vector body per innermost iteration, each with its own accumulators: the adds
  * of a sum do not wait on each other (the loop is latency-bound otherwise). */
 const UNROLL = 2
+/**
+ * Rows of the loop around the innermost that run together (unroll-and-jam), when the innermost
+ * loop reads values that do not depend on that loop (LayerNorm's γ) or accumulates into a
+ * buffer indexed without it (BatchNorm NHWC's per-channel sums, LayerNorm's dγ): each such load,
+ * or read-add-write of an accumulator, then serves JAM rows.
+ */
+const JAM = 2
 
 /** The element type of a buffer: results and work buffers accumulate in float64. */
 export function elemTypeOf(role: BufferSpec['role'], storage: ElemType): ElemType {
@@ -198,96 +205,20 @@ class WasmStepEmitter extends StepLayout {
       ]),
     ]
     const loopSize = (j: number) => this.size(loops[j - 1]!.axes)
+    const touches = (bi: number, lp: Loop) =>
+      lp.axes.some((a) => this.buffers[bi]!.axes.includes(a))
     const stride = (bi: number, lp: Loop) => {
       const axes = this.buffers[bi]!.axes
       return this.size(axes.slice(axes.indexOf(lp.axes[lp.axes.length - 1]!) + 1))
     }
     // The innermost loop runs LANES elements at a time where every buffer it walks is contiguous
     // along it.
-    const walks = (bi: number) => loops[L - 1]!.axes.some((a) => this.buffers[bi]!.axes.includes(a))
     const vectorize =
       L > 0 &&
-      bufs.every((bi) => !walks(bi) || stride(bi, loops[L - 1]!) === 1) &&
-      st.stores.every((s) => walks(this.bufferOf(s)))
-    // Element offsets (i32 locals) per memory layout and loop level.
-    const offsets = new Map<string, number>()
-    const offsetOf = (bi: number, lv: number): number | undefined => {
-      const spec = this.buffers[bi]!
-      for (let l = lv; l >= 1; l--)
-        if (loops[l - 1]!.axes.some((a) => spec.axes.includes(a)))
-          return offsets.get(`${this.layout(bi)}:${l}`)
-      return undefined
-    }
-    const counter = loops.map(() => this.fn.local('i32'))
-    /** Offsets of loop j's iteration (counter already set). */
-    const defineOffsets = (o: Instr[], j: number) => {
-      const lp = loops[j - 1]!
-      const seen = new Set<number>()
-      for (const bi of bufs) {
-        const lay = this.layout(bi)
-        if (seen.has(lay) || !lp.axes.some((a) => this.buffers[bi]!.axes.includes(a))) continue
-        seen.add(lay)
-        const prev = offsetOf(bi, j - 1)
-        const local = offsets.get(`${lay}:${j}`) ?? this.fn.local('i32')
-        offsets.set(`${lay}:${j}`, local)
-        o.push(get(counter[j - 1]!))
-        const s = stride(bi, lp)
-        if (s !== 1) o.push(i32(s), i('i32.mul'))
-        if (prev !== undefined) o.push(get(prev), i('i32.add'))
-        o.push(set(local))
-      }
-    }
-    // Values: float64 locals outside the innermost loop; in the innermost, vector or scalar locals.
-    const scalars = new Map<number, number>()
-    let inner = new Map<number, number>()
-    let splats = new Map<number, number>()
-    let preheader: Instr[] = []
-    const val = (n: Node, vec: boolean): Instr[] => {
-      const v = viewed(n)
-      if (v.op === 'const') return [vec ? vconst(v.value!) : f64(v.value!)]
-      if (v.op === 'count') {
-        const c = this.size(v.over!.flatMap((a) => this.axes.leaves(a)))
-        return [vec ? vconst(c) : f64(c)]
-      }
-      const own = inner.get(v.id)
-      if (own !== undefined) return [get(own)]
-      const s =
-        v.op === 'hyper'
-          ? this.buffers.length + this.layer.hypers.findIndex((h) => h.name === v.name)
-          : scalars.get(v.id)
-      if (s === undefined)
-        throw new Error(`internal: wasm value v${v.id} used before it is defined`)
-      if (!vec) return [get(s)]
-      let sp = splats.get(s)
-      if (sp === undefined) {
-        sp = this.fn.local('v128')
-        splats.set(s, sp)
-        preheader.push(get(s), i('f64x2.splat'), set(sp))
-      }
-      return [get(sp)]
-    }
-    const define = (n: Node, lv: number, vec: boolean) => {
-      const local = this.fn.local(vec ? 'v128' : 'f64')
-      if (lv === L && L > 0) inner.set(n.id, local)
-      else scalars.set(n.id, local)
-      return local
-    }
-    /** Loads and values of level lv; in copy u of the unrolled innermost loop, u · LANES on. */
-    const emitAt = (o: Instr[], lv: number, vec: boolean, u = 0) => {
-      for (const b of loads)
-        if (level(b) === lv) {
-          const bi = this.bufferOf(b)
-          this.load(o, bi, offsetOf(bi, lv), vec, u * LANES)
-          o.push(set(define(b, lv, vec)))
-        }
-      for (const n of inline)
-        if (level(n) === lv) {
-          o.push(...this.expr(n, (a) => val(a, vec), vec))
-          o.push(set(define(n, lv, vec)))
-        }
-    }
-    // Accumulators of reductions (and moments) flushed at a level above the innermost.
-    const accs = new Map<number, { s: number; v: number[]; op: string }>()
+      bufs.every((bi) => !touches(bi, loops[L - 1]!) || stride(bi, loops[L - 1]!) === 1) &&
+      st.stores.every((s) => touches(this.bufferOf(s), loops[L - 1]!))
+
+    // Reductions and moments: what each accumulates, and where it is complete.
     const init = (op: string) => (op === 'rmax' ? -Infinity : op === 'rmin' ? Infinity : 0)
     const fold = (op: string, vec: boolean) =>
       i(`${vec ? 'f64x2' : 'f64'}.${op === 'rmax' ? 'max' : op === 'rmin' ? 'min' : 'add'}`)
@@ -305,76 +236,228 @@ class WasmStepEmitter extends StepLayout {
     const nodeOf = (id: number) =>
       st.reductions.find((r) => r.id === id) ??
       st.moments.flatMap((m) => [m.sum1, m.sum2]).find((n) => n.id === id)!
-    /** The innermost body (copy u of the unrolled loop): stores, then accumulation. */
+
+    // Unroll-and-jam (see JAM) of loop J, the one around the innermost: JAM rows at a time when
+    // the innermost loop reads values or accumulates into buffers that do not depend on J.
+    // Values, offsets and accumulators that depend on loop J get one copy per row (their keys
+    // end in `:row` while jamming); the others are shared by the rows.
+    const J = L - 1
+    const jamAxes = J >= 1 ? loops[J - 1]!.axes : []
+    const variesAxes = (axes: readonly string[]) => axes.some((a) => jamAxes.includes(a))
+    const varies = (n: Node) => variesAxes(leafAxes(n, this.axes))
+    const bufVaries = (bi: number) => variesAxes(this.buffers[bi]!.axes)
+    const jamPays =
+      J >= 1 &&
+      loopSize(J) >= JAM &&
+      (loads.some((n) => level(n) === L && !varies(n)) ||
+        accumulated.some((a) => flushOf(a.id) === L && !bufVaries(this.bufferOf(nodeOf(a.id)))))
+    let jamming = false
+    let row = 0
+    const rowKey = (base: string, perRow: boolean) => (jamming && perRow ? `${base}:${row}` : base)
+    const eachRow = (rows: number, f: () => void) => {
+      for (row = 0; row < rows; row++) f()
+      row = 0
+    }
+
+    // Element offsets (i32 locals) per memory layout and loop level.
+    const offsets = new Map<string, number>()
+    const offsetKey = (bi: number, l: number) =>
+      rowKey(`${this.layout(bi)}:${l}`, l >= J && bufVaries(bi))
+    const offsetOf = (bi: number, lv: number): number | undefined => {
+      for (let l = lv; l >= 1; l--)
+        if (touches(bi, loops[l - 1]!)) return offsets.get(offsetKey(bi, l))
+      return undefined
+    }
+    const counter = loops.map(() => this.fn.local('i32'))
+    /** Offsets of loop j's iteration (counter already set; jammed row `row` at loop J). */
+    const defineOffsets = (o: Instr[], j: number, seen = new Set<string>()) => {
+      const lp = loops[j - 1]!
+      for (const bi of bufs) {
+        const key = offsetKey(bi, j)
+        if (seen.has(key) || !touches(bi, lp)) continue
+        seen.add(key)
+        const prev = offsetOf(bi, j - 1)
+        const local = offsets.get(key) ?? this.fn.local('i32')
+        offsets.set(key, local)
+        o.push(get(counter[j - 1]!))
+        if (jamming && j === J && row > 0) o.push(i32(row), i('i32.add'))
+        const s = stride(bi, lp)
+        if (s !== 1) o.push(i32(s), i('i32.mul'))
+        if (prev !== undefined) o.push(get(prev), i('i32.add'))
+        o.push(set(local))
+      }
+    }
+    const defineRowOffsets = (o: Instr[], j: number) => {
+      const seen = new Set<string>()
+      eachRow(jamming ? JAM : 1, () => defineOffsets(o, j, seen))
+    }
+
+    // Values: float64 locals outside the innermost loop; in the innermost, vector or scalar locals.
+    const scalars = new Map<string, number>()
+    let inner = new Map<string, number>()
+    let splats = new Map<number, number>()
+    let preheader: Instr[] = []
+    const valueKey = (n: Node) => rowKey(`${n.id}`, varies(n))
+    const val = (n: Node, vec: boolean): Instr[] => {
+      const v = viewed(n)
+      if (v.op === 'const') return [vec ? vconst(v.value!) : f64(v.value!)]
+      if (v.op === 'count') {
+        const c = this.size(v.over!.flatMap((a) => this.axes.leaves(a)))
+        return [vec ? vconst(c) : f64(c)]
+      }
+      const own = inner.get(valueKey(v))
+      if (own !== undefined) return [get(own)]
+      const s =
+        v.op === 'hyper'
+          ? this.buffers.length + this.layer.hypers.findIndex((h) => h.name === v.name)
+          : scalars.get(valueKey(v))
+      if (s === undefined)
+        throw new Error(`internal: wasm value v${v.id} used before it is defined`)
+      if (!vec) return [get(s)]
+      let sp = splats.get(s)
+      if (sp === undefined) {
+        sp = this.fn.local('v128')
+        splats.set(s, sp)
+        preheader.push(get(s), i('f64x2.splat'), set(sp))
+      }
+      return [get(sp)]
+    }
+    const define = (n: Node, lv: number, vec: boolean) => {
+      const local = this.fn.local(vec ? 'v128' : 'f64')
+      if (lv === L && L > 0) inner.set(valueKey(n), local)
+      else scalars.set(valueKey(n), local)
+      return local
+    }
+    /**
+     * Loads and values of level lv for the current row (the rows after the first skip what
+     * does not depend on loop J); in copy u of the unrolled innermost loop, u · LANES on.
+     */
+    const emitAt = (o: Instr[], lv: number, vec: boolean, u = 0) => {
+      const mine = (n: Node) => level(n) === lv && !(jamming && row > 0 && !varies(n))
+      for (const b of loads)
+        if (mine(b)) {
+          const bi = this.bufferOf(b)
+          this.load(o, bi, offsetOf(bi, lv), vec, u * LANES)
+          o.push(set(define(b, lv, vec)))
+        }
+      for (const n of inline)
+        if (mine(n)) {
+          o.push(...this.expr(n, (a) => val(a, vec), vec))
+          o.push(set(define(n, lv, vec)))
+        }
+    }
+
+    // Accumulators of reductions (and moments) complete above the innermost loop: a scalar and
+    // UNROLL vectors each (one set per row when complete after loop J).
+    const accs = new Map<string, { s: number; v: number[]; op: string }>()
+    const accKey = (id: number) => rowKey(`${id}`, flushOf(id) === J)
+    const accOf = (id: number) => accs.get(accKey(id))!
+    const rows = () => (jamming ? JAM : 1)
+
+    /** The innermost body (copy u of the unrolled loop, every jammed row): stores, accumulation. */
     const innermost = (o: Instr[], vec: boolean, u = 0) => {
       const delta = u * LANES
-      for (const s of st.stores) {
-        const bi = this.bufferOf(s)
-        this.store(o, bi, offsetOf(bi, L), vec, val(s, vec), delta)
-      }
       const rmw = (bi: number, op: string, value: Instr[]) => {
         const off = offsetOf(bi, L)
         const cur: Instr[] = []
         this.load(cur, bi, off, vec, delta)
         this.store(o, bi, off, vec, [...cur, ...value, fold(op, vec)], delta)
       }
-      for (const r of st.reductions) {
-        const v = val(r.args[0]!, vec)
-        if (flushLevel.get(r.id) === L) rmw(this.acc(r), r.op, v)
-        else {
-          const a = accs.get(r.id)!
+      /** The values of every row folded into one (for a buffer that does not depend on J). */
+      const allRows = (op: string, value: () => Instr[]) => {
+        const out: Instr[] = []
+        eachRow(rows(), () => out.push(...value(), ...(row > 0 ? [fold(op, vec)] : [])))
+        return out
+      }
+      const accumulate = (id: number, op: string, value: () => Instr[]) => {
+        eachRow(rows(), () => {
+          const a = accOf(id)
           const local = vec ? a.v[u]! : a.s
-          o.push(get(local), ...v, fold(r.op, vec), set(local))
+          o.push(get(local), ...value(), fold(op, vec), set(local))
+        })
+      }
+      eachRow(rows(), () => {
+        for (const s of st.stores) {
+          const bi = this.bufferOf(s)
+          this.store(o, bi, offsetOf(bi, L), vec, val(s, vec), delta)
         }
+      })
+      for (const r of st.reductions) {
+        const v = () => val(r.args[0]!, vec)
+        const bi = this.acc(r)
+        if (flushLevel.get(r.id) !== L) accumulate(r.id, r.op, v)
+        else if (bufVaries(bi)) eachRow(rows(), () => rmw(bi, r.op, v()))
+        else rmw(bi, r.op, allRows(r.op, v))
       }
       for (const m of st.moments) {
-        const d = this.fn.local(vec ? 'v128' : 'f64')
         const sh = this.shiftOf.get(m.sum1.id)!
-        const k: Instr[] = []
-        if (flushLevel.get(m.sum1.id) === L) this.load(k, sh, offsetOf(sh, L), vec, delta)
-        else k.push(...val(m.sum1, vec)) // the shift, loaded where the group starts (below)
-        o.push(...val(m.src, vec), ...k, i(vec ? 'f64x2.sub' : 'f64.sub'), set(d))
-        const sq = [get(d), get(d), i(vec ? 'f64x2.mul' : 'f64.mul')]
-        if (flushLevel.get(m.sum1.id) === L) {
-          rmw(this.bufferOf(m.sum1), 'sum', [get(d)])
-          rmw(this.bufferOf(m.sum2), 'sum', sq)
-        } else
-          for (const [id, term] of [
-            [m.sum1.id, [get(d)]],
-            [m.sum2.id, sq],
-          ] as const) {
-            const a = accs.get(id)!
-            const local = vec ? a.v[u]! : a.s
-            o.push(get(local), ...term, i(vec ? 'f64x2.add' : 'f64.add'), set(local))
-          }
+        const atL = flushLevel.get(m.sum1.id) === L
+        const ds = new Map<number, number>()
+        eachRow(rows(), () => {
+          const d = this.fn.local(vec ? 'v128' : 'f64')
+          const k: Instr[] = []
+          // The shift: per element of the sums' buffer, or a scalar loaded where the group starts.
+          if (atL) this.load(k, sh, offsetOf(sh, L), vec, delta)
+          else k.push(...val(m.sum1, vec))
+          o.push(...val(m.src, vec), ...k, i(vec ? 'f64x2.sub' : 'f64.sub'), set(d))
+          ds.set(row, d)
+        })
+        const d = () => [get(ds.get(row)!)]
+        const sq = () => [get(ds.get(row)!), get(ds.get(row)!), i(vec ? 'f64x2.mul' : 'f64.mul')]
+        if (!atL) {
+          accumulate(m.sum1.id, 'sum', d)
+          accumulate(m.sum2.id, 'sum', sq)
+        } else if (bufVaries(this.bufferOf(m.sum1)))
+          eachRow(rows(), () => {
+            rmw(this.bufferOf(m.sum1), 'sum', d())
+            rmw(this.bufferOf(m.sum2), 'sum', sq())
+          })
+        else {
+          rmw(this.bufferOf(m.sum1), 'sum', allRows('sum', d))
+          rmw(this.bufferOf(m.sum2), 'sum', allRows('sum', sq))
+        }
       }
     }
+
+    /** Level j's values and accumulators, the loops inside it, and its flush. */
     const body = (o: Instr[], j: number): void => {
-      emitAt(o, j, false)
       const here = accumulated.filter((a) => flushOf(a.id) === j && j < L)
-      for (const a of here) {
-        const s = this.fn.local('f64')
-        o.push(f64(init(a.op)), set(s))
-        const v = vectorize ? Array.from({ length: UNROLL }, () => this.fn.local('v128')) : []
-        for (const l of v) o.push(vconst(init(a.op)), set(l))
-        accs.set(a.id, { s, v, op: a.op })
-      }
-      // A moment's shift for a group reduced by the loops inside: a scalar of this level.
-      for (const m of st.moments)
-        if (flushLevel.get(m.sum1.id) === j && j < L) {
-          const sh = this.shiftOf.get(m.sum1.id)!
-          this.loadScalar(o, sh, offsetOf(sh, j))
-          o.push(set(define(m.sum1, j, false)))
+      eachRow(jamming && j === J ? JAM : 1, () => {
+        emitAt(o, j, false)
+        for (const a of here) {
+          const s = this.fn.local('f64')
+          o.push(f64(init(a.op)), set(s))
+          const v = vectorize ? Array.from({ length: UNROLL }, () => this.fn.local('v128')) : []
+          for (const l of v) o.push(vconst(init(a.op)), set(l))
+          accs.set(accKey(a.id), { s, v, op: a.op })
         }
+        // A moment's shift for a group reduced by the loops inside: a scalar of this level.
+        for (const m of st.moments)
+          if (flushLevel.get(m.sum1.id) === j && j < L) {
+            const sh = this.shiftOf.get(m.sum1.id)!
+            this.loadScalar(o, sh, offsetOf(sh, j))
+            o.push(set(define(m.sum1, j, false)))
+          }
+      })
       if (j === L) {
         innermost(o, false)
         return
       }
       if (j + 1 < L) {
+        const n = loopSize(j + 1)
+        const nj = j + 1 === J && jamPays ? n - (n % JAM) : 0
+        if (nj > 0) {
+          jamming = true
+          const b: Instr[] = []
+          defineRowOffsets(b, j + 1)
+          body(b, j + 1)
+          jamming = false
+          this.loop(o, counter[j]!, 0, nj, JAM, b)
+        }
         const b: Instr[] = []
         defineOffsets(b, j + 1)
         body(b, j + 1)
-        this.loop(o, counter[j]!, 0, loopSize(j + 1), 1, b)
+        this.loop(o, counter[j]!, nj, n, 1, b)
       } else {
         // The innermost loop: UNROLL copies of LANES at a time, the pairs left, the scalar tail.
         const n = loopSize(L)
@@ -389,10 +472,10 @@ class WasmStepEmitter extends StepLayout {
           splats = new Map()
           preheader = []
           const b: Instr[] = []
-          defineOffsets(b, L)
+          defineRowOffsets(b, L)
           for (let u = 0; u < Math.max(copies, 1); u++) {
             inner = new Map()
-            emitAt(b, L, copies > 0, u)
+            eachRow(rows(), () => emitAt(b, L, copies > 0, u))
             innermost(b, copies > 0, u)
           }
           o.push(...preheader)
@@ -400,24 +483,26 @@ class WasmStepEmitter extends StepLayout {
         }
       }
       // Flush: the accumulators of this level into their buffers.
-      for (const a of here) {
-        const acc = accs.get(a.id)!
-        const bi = this.bufferOf(nodeOf(a.id))
-        const total: Instr[] = [get(acc.s)]
-        if (acc.v.length) {
-          // The copies' accumulators lane by lane, then the lanes.
-          const all = this.fn.local('v128')
-          o.push(get(acc.v[0]!))
-          for (const l of acc.v.slice(1)) o.push(get(l), fold(a.op, true))
-          o.push(set(all))
-          for (let lane = 0; lane < LANES; lane++)
-            total.push(get(all), { op: 'f64x2.extract_lane', lane }, fold(a.op, false))
+      eachRow(jamming && j === J ? JAM : 1, () => {
+        for (const a of here) {
+          const acc = accOf(a.id)
+          const bi = this.bufferOf(nodeOf(a.id))
+          const total: Instr[] = [get(acc.s)]
+          if (acc.v.length) {
+            // The copies' accumulators lane by lane, then the lanes.
+            const all = this.fn.local('v128')
+            o.push(get(acc.v[0]!))
+            for (const l of acc.v.slice(1)) o.push(get(l), fold(a.op, true))
+            o.push(set(all))
+            for (let lane = 0; lane < LANES; lane++)
+              total.push(get(all), { op: 'f64x2.extract_lane', lane }, fold(a.op, false))
+          }
+          const off = offsetOf(bi, j)
+          const cur: Instr[] = []
+          this.loadScalar(cur, bi, off)
+          this.store(o, bi, off, false, [...cur, ...total, fold(a.op, false)])
         }
-        const off = offsetOf(bi, j)
-        const cur: Instr[] = []
-        this.loadScalar(cur, bi, off)
-        this.store(o, bi, off, false, [...cur, ...total, fold(a.op, false)])
-      }
+      })
     }
     body(out, 0)
     // Epilogue: undo the shift: Σx = Σ(x − k) + m·k; Σ(x − μ)² = Σ(x − k)² − (Σ(x − k))² / m.
