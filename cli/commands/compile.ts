@@ -1,4 +1,5 @@
-// normc compile FILE --target js -o DIR: an ES module and a .d.ts per layer.
+// normc compile FILE --target js -o DIR: an ES module and a .d.ts per layer (gpu: gpu.js
+// programs; wasm: WebAssembly modules and their calling convention).
 
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -14,17 +15,21 @@ import {
   type Command,
 } from '../command.js'
 import { loadFiles } from '../load.js'
+import { WasmLayer } from '../../runtime/wasm/index.js'
 
 export const compileCmd: Command = {
   name: 'compile',
   summary: 'write the kernels of each layer as an ES module (+ .d.ts)',
-  usage: `Usage: normc compile FILE.norm --target js|gpu -o DIR [--layer NAME] [--precision f32|f64]
-                      [--axes N=…,C=…]   (gpu: kernels are specialised to sizes)
+  usage: `Usage: normc compile FILE.norm --target js|wasm|gpu -o DIR [--layer NAME]
+                      [--precision f32|f64] [--axes N=…,C=…]   (wasm, gpu: specialised to sizes)
 
 Writes DIR/LAYER.js (the forward and backward step functions of every mode, formatted with
 prettier, and their buffer tables in \`meta\`) and DIR/LAYER.d.ts for each layer. With --target
 gpu: DIR/LAYER.gpu.js, the gpu.js programs (kernel sources, launches) of every mode's forward
-and backward at the given sizes, for runtime/gpu's runner.
+and backward at the given sizes, for runtime/gpu's runner. With --target wasm: per mode,
+DIR/LAYER.MODE.wasm (SIMD kernels at the given sizes), DIR/LAYER.MODE.wat (the same as text)
+and DIR/LAYER.MODE.json (how to call forward and backward: a byte address per buffer in the
+imported memory env.memory, then the hypers; Math's exp, log, tanh, pow imported from math).
 `,
   async run(argv) {
     const { values, positionals } = parseFlags(argv, {
@@ -35,11 +40,11 @@ and backward at the given sizes, for runtime/gpu's runner.
       axes: { type: 'string' },
     })
     const target = (values.target as string | undefined) ?? 'js'
-    if (target !== 'js' && target !== 'gpu')
-      throw new UsageError(`--target must be js or gpu, got '${target}'`)
-    if (target === 'gpu' && !values.axes)
+    if (target !== 'js' && target !== 'gpu' && target !== 'wasm')
+      throw new UsageError(`--target must be js, wasm or gpu, got '${target}'`)
+    if (target !== 'js' && !values.axes)
       throw new UsageError(
-        '--target gpu needs --axes N=…,C=…: gpu kernels are specialised to sizes',
+        `--target ${target} needs --axes N=…,C=…: ${target} kernels are specialised to sizes`,
       )
     if (!values.out) throw new UsageError('-o DIR is required')
     const precision = (values.precision as string | undefined) ?? 'f32'
@@ -60,15 +65,38 @@ and backward at the given sizes, for runtime/gpu's runner.
     } catch {
       throw new UsageError(`cannot create ${dir}`)
     }
+    const axes: Record<string, number> = {}
+    if (values.axes)
+      for (const kv of String(values.axes).split(',')) {
+        const [k, v] = kv.split('=')
+        if (!k || !v || !/^\d+$/.test(v))
+          throw new UsageError(`--axes takes NAME=SIZE,…, got '${kv}'`)
+        axes[k.trim()] = Number(v)
+      }
     for (const layer of layers) {
-      if (target === 'gpu') {
-        const axes: Record<string, number> = {}
-        for (const kv of String(values.axes).split(',')) {
-          const [k, v] = kv.split('=')
-          if (!k || !v || !/^\d+$/.test(v))
-            throw new UsageError(`--axes takes NAME=SIZE,…, got '${kv}'`)
-          axes[k.trim()] = Number(v)
+      if (target === 'wasm') {
+        const base = join(dir, layer.decl.name)
+        try {
+          const L = new WasmLayer(layer, { axes, precision })
+          for (const mode of layer.hasForward
+            ? (['train'] as const)
+            : (['train', 'eval'] as const)) {
+            const a = L.artifact(mode)
+            writeFileSync(`${base}.${mode}.wasm`, a.wasm)
+            writeFileSync(`${base}.${mode}.wat`, a.wat)
+            writeFileSync(`${base}.${mode}.json`, JSON.stringify(a.table, null, 2) + '\n')
+            writeStderr(`wrote ${base}.${mode}.wasm, .wat and .json`)
+          }
+        } catch (e) {
+          if (e instanceof NormcError) {
+            writeStderr(e.line(layer.file))
+            return EXIT_FAIL
+          }
+          throw e
         }
+        continue
+      }
+      if (target === 'gpu') {
         let m
         try {
           m = await gpuModule(layer, axes)

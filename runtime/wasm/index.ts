@@ -41,6 +41,26 @@ interface ModeMemory {
   /** Per step (`f`, `b`): the region of each slot of its buffer table. */
   regions: Record<'f' | 'b', Tensor[]>
   wat: string
+  bytes: Uint8Array
+  /** The calling convention of each exported step. */
+  table: WasmModeTable
+}
+
+/** How to call a mode's module: what each parameter of `forward` and `backward` is. */
+export interface WasmModeTable {
+  /** Pages (64 KiB) of the imported memory `env.memory` the layer instance uses. */
+  pages: number
+  /** Host functions the module imports from `math` (Math's, one f64 at a time). */
+  imports: string[]
+  forward: WasmStepTable
+  backward: WasmStepTable
+}
+
+export interface WasmStepTable {
+  /** The first parameters: one i32 byte address per buffer, in this order. */
+  buffers: { role: string; name?: string; axes: string[]; elem: ElemType; elements: number }[]
+  /** Then one f64 per hyper. */
+  hypers: string[]
 }
 
 const isWork = (role: BufferSpec['role']) =>
@@ -62,23 +82,24 @@ export class WasmLayer extends JsLayer {
     const storage: ElemType = this.precision
     // Regions: every slot of both steps; the backward reads the forward's saved values in place.
     const emittedJs = emitLayer(plan)
-    let bytes = 0
+    let top = 0
     const place = (specs: BufferSpec[]) =>
       specs.map((s) => {
-        const at = bytes
+        const at = top
         const n = sizeOf(s.axes, this.sizes)
-        bytes += Math.ceil((n * (elemTypeOf(s.role, storage) === 'f32' ? 4 : 8)) / ALIGN) * ALIGN
+        top += Math.ceil((n * (elemTypeOf(s.role, storage) === 'f32' ? 4 : 8)) / ALIGN) * ALIGN
         return { at, n }
       })
     const fPlace = place(emittedJs.forward.buffers)
     const bPlace = place(emittedJs.backward.buffers)
-    checkBytes(bytes, `the wasm target's memory for ${this.layer.decl.name}`)
-    const pages = Math.max(1, Math.ceil(bytes / PAGE))
+    checkBytes(top, `the wasm target's memory for ${this.layer.decl.name}`)
+    const pages = Math.max(1, Math.ceil(top / PAGE))
     const wasm = emitWasmLayer(plan, this.sizes, storage, pages)
     const memory = new WA.Memory({ initial: pages, maximum: pages })
     const math: Record<string, (...a: number[]) => number> = {}
     for (const f of wasmImports) math[f] = Math[f]
-    const instance = new WA.Instance(new WA.Module(encodeModule(wasm.module)), {
+    const bytes = encodeModule(wasm.module)
+    const instance = new WA.Instance(new WA.Module(bytes), {
       math,
       env: { memory },
     })
@@ -91,7 +112,23 @@ export class WasmLayer extends JsLayer {
       b: bPlace.map((p, i) => view(wasm.backward.elem[i]!, p.at, p.n)),
     }
     const wat = printModule(wasm.module)
-    ;(this.mems ??= new Map()).set(mode, { memory, regions, wat })
+    const stepTable = (w: typeof wasm.forward): WasmStepTable => ({
+      buffers: w.buffers.map((b, i) => ({
+        role: b.role,
+        ...(b.name !== undefined ? { name: b.name } : {}),
+        axes: b.axes,
+        elem: w.elem[i]!,
+        elements: sizeOf(b.axes, this.sizes),
+      })),
+      hypers: wasm.hypers,
+    })
+    const table: WasmModeTable = {
+      pages,
+      imports: [...wasmImports],
+      forward: stepTable(wasm.forward),
+      backward: stepTable(wasm.backward),
+    }
+    ;(this.mems ??= new Map()).set(mode, { memory, regions, wat, bytes, table })
     const step = (key: 'f' | 'b') => {
       const specs = key === 'f' ? wasm.forward.buffers : wasm.backward.buffers
       const elem = key === 'f' ? wasm.forward.elem : wasm.backward.elem
@@ -160,5 +197,11 @@ export class WasmLayer extends JsLayer {
   /** The WebAssembly text of a mode's module (both steps), for reading and debugging. */
   wat(mode: Mode): string {
     return this.memFor(mode).wat
+  }
+
+  /** A mode's module as bytes, its text, and how to call it (`normc compile --target wasm`). */
+  artifact(mode: Mode): { wasm: Uint8Array; wat: string; table: WasmModeTable } {
+    const m = this.memFor(mode)
+    return { wasm: m.bytes, wat: m.wat, table: m.table }
   }
 }

@@ -282,3 +282,69 @@ describe('normc run --target wasm', () => {
     expect(r.stderr).toContain('interp, js, wasm, gpu')
   })
 })
+
+describe('normc compile --target wasm', () => {
+  it('writes modules a caller can run from their JSON table alone, to the js numbers', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'normc-wasm-compile-'))
+    const r = normc([
+      'compile',
+      'examples/batchnorm2d.norm',
+      '--target',
+      'wasm',
+      '--axes',
+      'N=3,C=2,H=3,W=5',
+      '-o',
+      dir,
+    ])
+    expect(r.stderr).toContain('BatchNorm2d.train.wasm')
+    expect(r.code).toBe(0)
+    expect(readFileSync(join(dir, 'BatchNorm2d.eval.wat'), 'utf8')).toContain('(export "forward")')
+    const table = JSON.parse(readFileSync(join(dir, 'BatchNorm2d.train.json'), 'utf8')) as {
+      pages: number
+      imports: string[]
+      forward: {
+        buffers: { role: string; name?: string; elem: 'f32' | 'f64'; elements: number }[]
+        hypers: string[]
+      }
+    }
+    // A caller's own placement of the buffers, one after another in a memory of its own.
+    const WA = (globalThis as unknown as { WebAssembly: any }).WebAssembly
+    const memory = new WA.Memory({ initial: table.pages + 1 })
+    const math = Object.fromEntries(table.imports.map((f) => [f, (Math as any)[f]]))
+    const bytes = readFileSync(join(dir, 'BatchNorm2d.train.wasm'))
+    const inst = new WA.Instance(new WA.Module(bytes), { env: { memory }, math })
+    let top = 0
+    const views = table.forward.buffers.map((b) => {
+      const v =
+        b.elem === 'f32'
+          ? new Float32Array(memory.buffer, top, b.elements)
+          : new Float64Array(memory.buffer, top, b.elements)
+      top += Math.ceil((b.elements * v.BYTES_PER_ELEMENT) / 16) * 16
+      return v
+    })
+    const n = 3 * 2 * 3 * 5
+    const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.3) * 2 + 5)
+    const slot = (name: string) => table.forward.buffers.findIndex((b) => b.name === name)
+    views[slot('x')]!.set(x)
+    views[slot('gamma')]!.fill(1)
+    views[slot('running_var')]!.fill(1)
+    const hyper: Record<string, number> = { eps: 1e-5, momentum: 0.1 }
+    inst.exports.forward(
+      ...views.map((v) => v.byteOffset),
+      ...table.forward.hypers.map((h) => hyper[h]!),
+    )
+    const L = compile(source('batchnorm2d.norm'), { precision: 'f32' }).layer('BatchNorm2d', {
+      axes: { N: 3, C: 2, H: 3, W: 5 },
+    })
+    const ref = L.forward({ x }, { mode: 'train', params: L.initParams(), state: L.initState() })
+    const y = views[table.forward.buffers.findIndex((b) => b.role === 'output')]!
+    expect(maxRelError(y, ref.outputs.y!)).toBeLessThan(1e-6)
+    expect(Array.from(y).some((v) => v !== 0)).toBe(true)
+  })
+
+  it('refuses to compile without sizes', () => {
+    const r = normc(['compile', 'examples/batchnorm2d.norm', '--target', 'wasm', '-o', tmpdir()])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('--target wasm needs --axes')
+  })
+})
