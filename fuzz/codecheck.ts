@@ -111,6 +111,17 @@ function checkTree(root: N): string[] {
         return member(n)
       case 'CallExpression': {
         const callee = n.callee as N
+        // (() => { … })(): a stage in a function of its own (long programs, emit/js run()).
+        if (
+          callee.type === 'ArrowFunctionExpression' &&
+          !callee.async &&
+          (callee.params as N[]).length === 0 &&
+          (n.arguments as N[]).length === 0 &&
+          (callee.body as N).type === 'BlockStatement'
+        ) {
+          for (const s of (callee.body as N).body as N[]) stmt(s)
+          return
+        }
         if (callee.type !== 'MemberExpression' || callee.computed || n.optional)
           return fail(n, 'call of something else than Math.f or .fill')
         const obj = callee.object as N

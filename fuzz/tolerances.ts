@@ -3,11 +3,12 @@
 //   npx tsx fuzz/tolerances.ts [--seeds N]
 //
 // - oracle: the PyTorch float64 cases (../shared/oracle/cases) on the interpreter and the js
-//   target (f64, f32);
+//   and wasm targets (f64, f32);
 // - examples: each example layer and mode on random inputs of three kinds (ordinary; a constant
 //   channel; a large offset, 1e4 + noise): the derived gradient against finite differences, the
 //   js target in f64 against the interpreter, and in f32 against the interpreter on the same
-//   f32-rounded inputs (the kernel's own error) and on the exact inputs (end to end).
+//   f32-rounded inputs (the kernel's own error) and on the exact inputs (end to end); the wasm
+//   target likewise (f64; f32 on the same inputs).
 //
 // The error is max |got − want| / max(1, |want|) over all outputs, gradients and state.
 
@@ -21,6 +22,7 @@ import type { RunCase } from '../runtime/case.js'
 import { evaluate } from '../runtime/interp.js'
 import { maxScaledError, numericGradient } from '../runtime/fd.js'
 import { runStepJs } from '../runtime/js/step.js'
+import { WasmLayer } from '../runtime/wasm/index.js'
 import { randomSizes, randomTensors, rng, type Variant } from '../runtime/random.js'
 import { bindHypers, bindSizes } from '../runtime/sizes.js'
 import { runStepInterp, type StepResult } from '../runtime/step.js'
@@ -149,6 +151,8 @@ export function measureExamples(seeds = 5): Row[] {
           'js f64': 0,
           'js f32 (same inputs)': 0,
           'js f32 (end to end)': 0,
+          'wasm f64': 0,
+          'wasm f32 (same inputs)': 0,
         }
         for (let seed = 1; seed <= seeds; seed++) {
           const c = exampleCase(layer, seed, variant)
@@ -173,6 +177,14 @@ export function measureExamples(seeds = 5): Row[] {
             errors['js f32 (end to end)']!,
             resultError(js32, ref),
           )
+          errors['wasm f64'] = Math.max(
+            errors['wasm f64']!,
+            resultError(runStepJs(layer, mode, c, 'f64', WasmLayer), ref),
+          )
+          errors['wasm f32 (same inputs)'] = Math.max(
+            errors['wasm f32 (same inputs)']!,
+            resultError(runStepJs(layer, mode, c32, 'f32', WasmLayer), ref32),
+          )
         }
         rows.push({ what: `${layer.decl.name} ${mode} ${variant}`, errors })
       }
@@ -193,6 +205,8 @@ export async function measureOracle(): Promise<Row[]> {
         interp: resultError(runStepInterp(layer, c.mode, c.run), want),
         'js f64': resultError(runStepJs(layer, c.mode, c.run, 'f64'), want),
         'js f32': resultError(runStepJs(layer, c.mode, c.run, 'f32'), want),
+        'wasm f64': resultError(runStepJs(layer, c.mode, c.run, 'f64', WasmLayer), want),
+        'wasm f32': resultError(runStepJs(layer, c.mode, c.run, 'f32', WasmLayer), want),
       },
     })
   }

@@ -28,8 +28,9 @@ prettier, and their buffer tables in \`meta\`) and DIR/LAYER.d.ts for each layer
 gpu: DIR/LAYER.gpu.js, the gpu.js programs (kernel sources, launches) of every mode's forward
 and backward at the given sizes, for runtime/gpu's runner. With --target wasm: per mode,
 DIR/LAYER.MODE.wasm (SIMD kernels at the given sizes), DIR/LAYER.MODE.wat (the same as text)
-and DIR/LAYER.MODE.json (how to call forward and backward: a byte address per buffer in the
-imported memory env.memory, then the hypers; Math's exp, log, tanh, pow imported from math).
+and DIR/LAYER.MODE.json (how to call forward and backward: each takes the address of a frame
+in the imported memory env.memory holding a byte address per buffer, then the hypers; Math's
+exp, log, tanh and pow are imported from math).
 `,
   async run(argv) {
     const { values, positionals } = parseFlags(argv, {

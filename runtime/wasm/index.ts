@@ -7,10 +7,12 @@
 // copies cost a memcpy each, the price of a caller's array that WebAssembly cannot see.
 
 import { NormcError } from '../../compiler/diagnostics.js'
-import { emitLayer, type BufferSpec } from '../../compiler/emit/js/index.js'
+import { leafAxisOrder, type BufferSpec } from '../../compiler/emit/js/index.js'
 import {
   emitWasmLayer,
   elemTypeOf,
+  frameBytes,
+  frameHypers,
   wasmImports,
   type ElemType,
 } from '../../compiler/emit/wasm/index.js'
@@ -33,6 +35,8 @@ interface WasmApi {
 const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly
 
 const PAGE = 65536
+/** 4 GiB: the most a 32-bit WebAssembly memory can address. */
+const MAX_PAGES = 65536
 /** Regions start on 16-byte boundaries: whole vectors, whatever the element type. */
 const ALIGN = 16
 
@@ -56,10 +60,13 @@ export interface WasmModeTable {
   backward: WasmStepTable
 }
 
+/**
+ * A step takes one i32, the address of its frame: `frame.bytes` bytes holding one u32 byte
+ * address per buffer (in `buffers` order, from 0), then one f64 per hyper (from `frame.hypersAt`).
+ */
 export interface WasmStepTable {
-  /** The first parameters: one i32 byte address per buffer, in this order. */
+  frame: { bytes: number; hypersAt: number }
   buffers: { role: string; name?: string; axes: string[]; elem: ElemType; elements: number }[]
-  /** Then one f64 per hyper. */
   hypers: string[]
 }
 
@@ -80,8 +87,8 @@ export class WasmLayer extends JsLayer {
   protected override compileMode(mode: Mode): CompiledMode {
     const plan = planLayer(compileLayerGraphs(this.layer, mode))
     const storage: ElemType = this.precision
+    const wasm0 = emitWasmLayer(plan, this.sizes, storage, 0)
     // Regions: every slot of both steps; the backward reads the forward's saved values in place.
-    const emittedJs = emitLayer(plan)
     let top = 0
     const place = (specs: BufferSpec[]) =>
       specs.map((s) => {
@@ -90,19 +97,52 @@ export class WasmLayer extends JsLayer {
         top += Math.ceil((n * (elemTypeOf(s.role, storage) === 'f32' ? 4 : 8)) / ALIGN) * ALIGN
         return { at, n }
       })
-    const fPlace = place(emittedJs.forward.buffers)
-    const bPlace = place(emittedJs.backward.buffers)
+    const fPlace = place(wasm0.forward.buffers)
+    const bPlace = place(wasm0.backward.buffers)
+    // Each step's frame: its buffers' addresses, then the hypers (see compiler/emit/wasm).
+    const hypers = this.layer.hypers.length
+    const frameAt = (n: number) => {
+      const at = top
+      top += Math.ceil(frameBytes(n, hypers) / ALIGN) * ALIGN
+      return at
+    }
+    const frames = {
+      f: frameAt(wasm0.forward.buffers.length),
+      b: frameAt(wasm0.backward.buffers.length),
+    }
     checkBytes(top, `the wasm target's memory for ${this.layer.decl.name}`)
     const pages = Math.max(1, Math.ceil(top / PAGE))
-    const wasm = emitWasmLayer(plan, this.sizes, storage, pages)
-    const memory = new WA.Memory({ initial: pages, maximum: pages })
+    if (pages > MAX_PAGES)
+      throw new NormcError(
+        `the wasm target's buffers for ${this.layer.decl.name} would take ${top} bytes; a WebAssembly memory holds at most 4 GiB (the js target has no such limit)`,
+      )
+    // The memory's size is known now: the module imports at least that many pages.
+    const wasm = {
+      ...wasm0,
+      module: { ...wasm0.module, memory: { ...wasm0.module.memory, minPages: pages } },
+    }
+    let memory: WasmMemory
+    try {
+      memory = new WA.Memory({ initial: pages, maximum: pages })
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e
+      throw new NormcError(
+        `could not allocate ${pages * PAGE} bytes of WebAssembly memory for ${this.layer.decl.name}`,
+      )
+    }
     const math: Record<string, (...a: number[]) => number> = {}
     for (const f of wasmImports) math[f] = Math[f]
     const bytes = encodeModule(wasm.module)
-    const instance = new WA.Instance(new WA.Module(bytes), {
-      math,
-      env: { memory },
-    })
+    let module: object
+    try {
+      module = new WA.Module(bytes)
+    } catch (e) {
+      // An engine's limits (a function's size or locals) on a very long program: say so.
+      throw new NormcError(
+        `the wasm target cannot compile ${this.layer.decl.name} here (${e instanceof Error ? e.message : String(e)}); the js target can`,
+      )
+    }
+    const instance = new WA.Instance(module, { math, env: { memory } })
     const view = (elem: ElemType, at: number, n: number): Tensor =>
       elem === 'f32'
         ? new Float32Array(memory.buffer, at, n)
@@ -113,6 +153,10 @@ export class WasmLayer extends JsLayer {
     }
     const wat = printModule(wasm.module)
     const stepTable = (w: typeof wasm.forward): WasmStepTable => ({
+      frame: {
+        bytes: frameBytes(w.buffers.length, wasm.hypers.length),
+        hypersAt: frameHypers(w.buffers.length),
+      },
       buffers: w.buffers.map((b, i) => ({
         role: b.role,
         ...(b.name !== undefined ? { name: b.name } : {}),
@@ -132,9 +176,11 @@ export class WasmLayer extends JsLayer {
     const step = (key: 'f' | 'b') => {
       const specs = key === 'f' ? wasm.forward.buffers : wasm.backward.buffers
       const elem = key === 'f' ? wasm.forward.elem : wasm.backward.elem
-      const fn = instance.exports[key === 'f' ? 'forward' : 'backward'] as (...a: number[]) => void
+      const fn = instance.exports[key === 'f' ? 'forward' : 'backward'] as (f: number) => void
       const own = regions[key]
-      const args = new Array<number>(specs.length + this.layer.hypers.length).fill(0)
+      const frame = frames[key]
+      const addresses = new Uint32Array(memory.buffer, frame, specs.length)
+      const hyperValues = new Float64Array(memory.buffer, frame + frameHypers(specs.length), hypers)
       const staged: number[] = []
       return (B: Tensor[], _S: unknown, H: Float64Array) => {
         staged.length = 0
@@ -142,23 +188,24 @@ export class WasmLayer extends JsLayer {
           const t = B[i]!
           const inPlace =
             t.buffer === memory.buffer && (elem[i] === 'f32') === t instanceof Float32Array
-          if (inPlace) args[i] = t.byteOffset
+          if (inPlace) addresses[i] = t.byteOffset
           else {
             const r = own[i]!
             if (!isWritten(specs[i]!.role)) r.set(t)
             else staged.push(i)
-            args[i] = r.byteOffset
+            addresses[i] = r.byteOffset
           }
         }
-        for (let h = 0; h < H.length; h++) args[specs.length + h] = H[h]!
-        fn(...args)
+        hyperValues.set(H)
+        fn(frame)
         for (const i of staged) B[i]!.set(own[i]!)
       }
     }
     return {
       plan,
       emitted: {
-        ...emittedJs,
+        axes: leafAxisOrder(this.layer),
+        hypers: wasm.hypers,
         forward: { body: wat, buffers: wasm.forward.buffers },
         backward: { body: wat, buffers: wasm.backward.buffers },
       },

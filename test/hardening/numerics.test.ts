@@ -12,6 +12,7 @@ import { normc } from '../utils/cli.js'
 import { frontend } from '../../compiler/frontend.js'
 import { compileLayerGraphs } from '../../compiler/pipeline.js'
 import { runStepJs } from '../../runtime/js/step.js'
+import { WasmLayer } from '../../runtime/wasm/index.js'
 import { runStepInterp, type StepResult } from '../../runtime/step.js'
 import {
   exampleCase,
@@ -41,6 +42,8 @@ describe('the tolerance table (spec/tolerances.md)', () => {
       expect(row.errors.interp, row.what).toBeLessThan(offset ? 1e-9 : 1e-14)
       expect(row.errors['js f64'], row.what).toBeLessThan(offset ? 1e-9 : 1e-14)
       expect(row.errors['js f32'], row.what).toBeLessThan(1e-6)
+      expect(row.errors['wasm f64'], row.what).toBeLessThan(offset ? 1e-9 : 1e-14)
+      expect(row.errors['wasm f32'], row.what).toBeLessThan(1e-6)
     }
   })
 
@@ -52,6 +55,11 @@ describe('the tolerance table (spec/tolerances.md)', () => {
         const [, , variant] = row.what.split(' ')
         const e = row.errors
         expect(e['js f64'], row.what).toBeLessThan(1e-13)
+        expect(e['wasm f64'], row.what).toBeLessThan(1e-13)
+        // The wasm target computes what the js target does, two lanes at a time: one rounding.
+        expect(e['wasm f32 (same inputs)'], row.what).toBeLessThan(
+          variant === 'offset' ? 1e-5 : 1e-6,
+        )
         if (variant === 'offset') {
           // runtime/fd.ts caps its step by the spread of the data (was a step of 1 at a 1e4
           // offset, an error of O(1)); an absolute step of 1e-4 is a little worse.
@@ -86,6 +94,8 @@ describe('NaN and ±Infinity inputs propagate as IEEE says', () => {
           expect(mask(runStepInterp(layer, mode, c)), 'interp').toEqual(ieee)
           expect(mask(runStepJs(layer, mode, c, 'f64')), 'js f64').toEqual(ieee)
           expect(mask(runStepJs(layer, mode, c, 'f32')), 'js f32').toEqual(ieee)
+          expect(mask(runStepJs(layer, mode, c, 'f64', WasmLayer)), 'wasm f64').toEqual(ieee)
+          expect(mask(runStepJs(layer, mode, c, 'f32', WasmLayer)), 'wasm f32').toEqual(ieee)
           // Something is not finite, and not everything is (the damage stays where IEEE puts it).
           const all = Object.values(ieee).join('')
           expect(all).toMatch(/[N+-]/)

@@ -13,6 +13,12 @@ import { frontend } from '../../compiler/frontend.js'
 import { topoOrder } from '../../compiler/ir/index.js'
 import { compileLayerGraphs } from '../../compiler/pipeline.js'
 import { planLayer } from '../../compiler/schedule/index.js'
+import { checkStepBody } from '../../fuzz/codecheck.js'
+import { maxRelError } from '../../runtime/compare.js'
+import { JsLayer } from '../../runtime/js/index.js'
+import { runStepJs } from '../../runtime/js/step.js'
+import { runStepInterp } from '../../runtime/step.js'
+import { WasmLayer } from '../../runtime/wasm/index.js'
 
 export function chainSource(n: number): string {
   const lines: string[] = []
@@ -113,4 +119,30 @@ describe('compile time and graph size grow about linearly', () => {
     emitLayer(planLayer(compileLayerGraphs(layerOf(dagSource(30)), 'train')))
     expect(performance.now() - t0).toBeLessThan(5_000)
   })
+})
+
+describe('long programs run on the CPU targets', () => {
+  it(
+    '1,000 statements: the js and wasm steps run (the js step overflowed the stack past 600; the wasm module had over 1,000 parameters past 250), and agree with the interpreter',
+    { timeout: 120_000 },
+    () => {
+      const layer = layerOf(chainSource(1000))
+      const x = Float64Array.from({ length: 48 }, (_, i) => Math.sin(i))
+      const dy = new Float64Array(48).fill(1)
+      const c = { axes: { N: 8, C: 6 }, hyper: {}, inputs: { x }, dy }
+      const ref = runStepInterp(layer, 'train', c)
+      for (const Layer of [JsLayer, WasmLayer]) {
+        const r = runStepJs(layer, 'train', c, 'f64', Layer)
+        // The forward is well conditioned; the gradient through 250 normalisations is not
+        // (a relative change of 1e-16 becomes O(1)): it must only be finite.
+        expect(maxRelError(r.outputs.y!, ref.outputs.y!), Layer.name).toBeLessThan(1e-13)
+        for (const g of Object.values(r.grads!)) expect(g.every(Number.isFinite)).toBe(true)
+      }
+      // The js step wraps each stage in a function of its own only at this size; the code check
+      // of the fuzzer accepts that form.
+      const body = emitLayer(planLayer(compileLayerGraphs(layer, 'train'))).backward.body
+      expect(body).toContain(';(() => {')
+      expect(checkStepBody(body)).toEqual([])
+    },
+  )
 })

@@ -303,6 +303,7 @@ describe('normc compile --target wasm', () => {
       pages: number
       imports: string[]
       forward: {
+        frame: { bytes: number; hypersAt: number }
         buffers: { role: string; name?: string; elem: 'f32' | 'f64'; elements: number }[]
         hypers: string[]
       }
@@ -329,10 +330,12 @@ describe('normc compile --target wasm', () => {
     views[slot('gamma')]!.fill(1)
     views[slot('running_var')]!.fill(1)
     const hyper: Record<string, number> = { eps: 1e-5, momentum: 0.1 }
-    inst.exports.forward(
-      ...views.map((v) => v.byteOffset),
-      ...table.forward.hypers.map((h) => hyper[h]!),
+    const frame = top
+    new Uint32Array(memory.buffer, frame, views.length).set(views.map((v) => v.byteOffset))
+    new Float64Array(memory.buffer, frame + table.forward.frame.hypersAt).set(
+      table.forward.hypers.map((h) => hyper[h]!),
     )
+    inst.exports.forward(frame)
     const L = compile(source('batchnorm2d.norm'), { precision: 'f32' }).layer('BatchNorm2d', {
       axes: { N: 3, C: 2, H: 3, W: 5 },
     })
@@ -346,5 +349,16 @@ describe('normc compile --target wasm', () => {
     const r = normc(['compile', 'examples/batchnorm2d.norm', '--target', 'wasm', '-o', tmpdir()])
     expect(r.code).toBe(2)
     expect(r.stderr).toContain('--target wasm needs --axes')
+  })
+})
+
+describe('the wasm target at sizes WebAssembly cannot hold', () => {
+  it('refuses with one line before allocating anything', () => {
+    const m = compile(source('layernorm.norm'), { target: 'wasm', precision: 'f32' })
+    // x and y of 2^28 elements are within normc's 8 GiB; x, y, dy, dx and the backward's x,
+    // 1 GiB apiece in f32, are not within WebAssembly's 4 GiB.
+    expect(() => m.layer('LayerNorm', { axes: { B: 2 ** 14, D: 2 ** 14 } })).toThrow(
+      /a WebAssembly memory holds at most 4 GiB \(the js target has no such limit\)/,
+    )
   })
 })

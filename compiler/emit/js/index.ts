@@ -51,6 +51,9 @@ const UNROLL = 4
  */
 const JAM = 4
 
+/** Declarations in a step beyond which each stage gets a function of its own (see run). */
+const MAX_LOCALS = 20_000
+
 class StepEmitter extends StepLayout {
   readonly lines: string[] = []
   private indent = 1
@@ -69,9 +72,31 @@ class StepEmitter extends StepLayout {
 
   run(): EmittedStep {
     const step = this.step
-    this.leafOrder.forEach((_, i) => this.emit(`const s${i} = S[${i}]`))
-    this.buffers.forEach((_, i) => this.emit(`const b${i} = B[${i}]`))
-    for (const st of step.stages) this.stage(st, this.shiftOf)
+    const sizes = this.leafOrder.map((_, i) => `const s${i} = S[${i}]`)
+    const buffers = this.buffers.map((_, i) => `const b${i} = B[${i}]`)
+    const stages = step.stages.map((st) => {
+      const start = this.lines.length
+      this.stage(st, this.shiftOf)
+      return this.lines.splice(start)
+    })
+    // V8 gives every local of a function a slot in its frame: a long program's step, written
+    // as one function, overflowed the stack (600 statements: 145,000 locals). Past
+    // MAX_LOCALS each stage runs in a function of its own, with its own copy of the prologue
+    // (its loops then use registers, not a closure's context). Not below: a function called once
+    // per step is slower to optimise, by 2-3× on the examples.
+    const locals = stages.flat().filter((l) => /^\s*(const|let) /.test(l)).length
+    if (locals <= MAX_LOCALS) {
+      for (const l of [...sizes, ...buffers]) this.emit(l)
+      for (const lines of stages) this.lines.push(...lines)
+    } else
+      for (const lines of stages) {
+        const names = new Set(lines.join('\n').match(/\b[bs]\d+\b/g))
+        const used = (decls: string[], p: string) => decls.filter((_, i) => names.has(`${p}${i}`))
+        this.emit(';(() => {')
+        for (const l of [...used(sizes, 's'), ...used(buffers, 'b')]) this.emit(`  ${l}`)
+        this.lines.push(...lines.map((l) => `  ${l}`))
+        this.emit('})()')
+      }
     return { body: this.lines.join('\n'), buffers: this.buffers }
   }
 

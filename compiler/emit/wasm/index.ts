@@ -8,7 +8,8 @@
 //
 // A module is made for one layer instance: axis sizes are constants (loops of length 0 vanish,
 // the vector loop and its scalar tail are sized at compile time). Buffers are addresses in an
-// imported memory, passed to each step as i32 parameters, followed by the hypers as f64s.
+// imported memory; a step's one parameter is the address of its frame there, which holds the
+// buffers' addresses (i32) and then the hypers (f64).
 // Nothing from the .norm file reaches the module but numbers: names never do.
 
 import type { CheckedLayer } from '../../check/index.js'
@@ -19,6 +20,12 @@ import { StepLayout, type BufferSpec, type Loop } from '../layout.js'
 import type { Func, ImportFunc, Instr, ValType, WasmModule } from './module.js'
 
 export type ElemType = 'f32' | 'f64'
+
+/** The byte offset of the hypers in a step's frame of `buffers` addresses. */
+export const frameHypers = (buffers: number) => Math.ceil((4 * buffers) / 8) * 8
+
+/** The bytes of a step's frame. */
+export const frameBytes = (buffers: number, hypers: number) => frameHypers(buffers) + 8 * hypers
 
 export interface WasmStep {
   buffers: BufferSpec[]
@@ -57,13 +64,33 @@ export function elemTypeOf(role: BufferSpec['role'], storage: ElemType): ElemTyp
     : storage
 }
 
-/** One function's instructions and locals. */
+/**
+ * One function's locals. A stage's locals are dead once it ends (stages talk through buffers),
+ * so `release` returns them for the next stage: long programs stay under the engine's limit on
+ * locals (50,000 in V8).
+ */
 class FuncBuilder {
   readonly locals: ValType[] = []
+  private readonly free = new Map<ValType, number[]>()
+  private taken: number[] = []
   constructor(readonly params: ValType[]) {}
   local(t: ValType): number {
-    this.locals.push(t)
-    return this.params.length + this.locals.length - 1
+    const reused = this.free.get(t)?.pop()
+    const l = reused ?? this.params.length + this.locals.push(t) - 1
+    this.taken.push(l)
+    return l
+  }
+  /** Locals from here on are returned by the next `release`. */
+  keep(): void {
+    this.taken = []
+  }
+  release(): void {
+    for (const l of this.taken) {
+      const t = this.locals[l - this.params.length]!
+      if (!this.free.has(t)) this.free.set(t, [])
+      this.free.get(t)!.push(l)
+    }
+    this.taken = []
   }
 }
 
@@ -88,14 +115,36 @@ class WasmStepEmitter extends StepLayout {
   ) {
     super(step, layer, leafOrder)
     this.elem = this.buffers.map((b) => elemTypeOf(b.role, storage))
-    this.fn = new FuncBuilder([
-      ...this.buffers.map((): ValType => 'i32'),
-      ...layer.hypers.map((): ValType => 'f64'),
-    ])
+    // One parameter, the address of the step's frame: the buffers' addresses (i32 each), then
+    // the hypers (f64, from frameHypers on). Engines cap parameters (1,000 in V8), not memory.
+    this.fn = new FuncBuilder(['i32'])
+    this.buffers.forEach((_, bi) => {
+      this.fn.local('i32')
+      this.body.push(get(0), { op: 'i32.load', offset: 4 * bi, align: 2 }, set(this.base(bi)))
+    })
+    layer.hypers.forEach((_, h) => {
+      this.fn.local('f64')
+      const at = frameHypers(this.buffers.length) + 8 * h
+      this.body.push(get(0), { op: 'f64.load', offset: at, align: 3 }, set(this.hyper(h)))
+    })
+    this.fn.keep()
+  }
+
+  /** The local holding buffer bi's address. */
+  private base(bi: number): number {
+    return 1 + bi
+  }
+
+  /** The local holding hyper h. */
+  private hyper(h: number): number {
+    return 1 + this.buffers.length + h
   }
 
   run(): Func {
-    for (const st of this.step.stages) this.stage(st)
+    for (const st of this.step.stages) {
+      this.stage(st)
+      this.fn.release()
+    }
     return { params: this.fn.params, results: [], locals: this.fn.locals, body: this.body }
   }
 
@@ -113,7 +162,7 @@ class WasmStepEmitter extends StepLayout {
    * loop body).
    */
   private addr(out: Instr[], bi: number, offset: number | undefined): void {
-    out.push(get(bi))
+    out.push(get(this.base(bi)))
     if (offset === undefined) return
     out.push(get(offset), i32(Math.log2(this.bytes(bi))), i('i32.shl'), i('i32.add'))
   }
@@ -309,7 +358,7 @@ class WasmStepEmitter extends StepLayout {
       if (own !== undefined) return [get(own)]
       const s =
         v.op === 'hyper'
-          ? this.buffers.length + this.layer.hypers.findIndex((h) => h.name === v.name)
+          ? this.hyper(this.layer.hypers.findIndex((h) => h.name === v.name))
           : scalars.get(valueKey(v))
       if (s === undefined)
         throw new Error(`internal: wasm value v${v.id} used before it is defined`)
