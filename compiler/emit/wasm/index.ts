@@ -18,6 +18,9 @@ import { leafAxes, viewed, type KernelPlan, type Stage } from '../../schedule/in
 import { leafAxisOrder } from '../js/index.js'
 import { StepLayout, type BufferSpec, type Loop } from '../layout.js'
 import type { Func, ImportFunc, Instr, ValType, WasmModule } from './module.js'
+import { f64, i, LANES, opInstrs, vconst, wasmImports } from './ops.js'
+
+export { wasmImports } from './ops.js'
 
 export type ElemType = 'f32' | 'f64'
 
@@ -41,11 +44,6 @@ export interface WasmLayer {
   hypers: string[]
 }
 
-/** Math the instruction set lacks, imported from the host, one lane at a time. */
-export const wasmImports = ['exp', 'log', 'tanh', 'pow'] as const
-type Imported = (typeof wasmImports)[number]
-
-const LANES = 2
 /** Copies of the vector body per innermost iteration, each with its own accumulators: the adds
  * of a sum do not wait on each other (the loop is latency-bound otherwise). */
 const UNROLL = 2
@@ -94,12 +92,9 @@ class FuncBuilder {
   }
 }
 
-const i = (op: string): Instr => ({ op })
 const get = (local: number): Instr => ({ op: 'local.get', local })
 const set = (local: number): Instr => ({ op: 'local.set', local })
 const i32 = (value: number): Instr => ({ op: 'i32.const', value })
-const f64 = (value: number): Instr => ({ op: 'f64.const', value })
-const vconst = (value: number): Instr => ({ op: 'v128.const', f64x2: [value, value] })
 
 class WasmStepEmitter extends StepLayout {
   readonly elem: ElemType[]
@@ -391,7 +386,7 @@ class WasmStepEmitter extends StepLayout {
         }
       for (const n of inline)
         if (mine(n)) {
-          o.push(...this.expr(n, (a) => val(a, vec), vec))
+          o.push(...opInstrs(n, (a) => val(a, vec), vec))
           o.push(set(define(n, lv, vec)))
         }
     }
@@ -640,93 +635,6 @@ class WasmStepEmitter extends StepLayout {
       b = o
     }
     out.push(...b)
-  }
-
-  /** Instructions computing node n (its operands pushed by `val`), scalar or vector. */
-  private expr(n: Node, val: (n: Node) => Instr[], vec: boolean): Instr[] {
-    const t = vec ? 'f64x2' : 'f64'
-    const a = n.args.map(val)
-    const k = (c: number) => (vec ? vconst(c) : f64(c))
-    const op = (name: string) => i(`${t}.${name}`)
-    const call = (f: Imported, args: Instr[][]): Instr[] => {
-      const func = wasmImports.indexOf(f)
-      if (!vec) return [...args.flat(), { op: 'call', func }]
-      // One lane at a time: the host's Math has no vector form.
-      const lane = (l: number) => args.flatMap((x) => [...x, { op: 'f64x2.extract_lane', lane: l }])
-      const out: Instr[] = [...lane(0), { op: 'call', func }, i('f64x2.splat')]
-      for (let l = 1; l < LANES; l++)
-        out.push(...lane(l), { op: 'call', func }, { op: 'f64x2.replace_lane', lane: l })
-      return out
-    }
-    const bool = (cmp: string): Instr[] =>
-      vec
-        ? [...a[0]!, ...a[1]!, op(cmp), vconst(1), i('v128.and')]
-        : [...a[0]!, ...a[1]!, op(cmp), i('f64.convert_i32_u')]
-    const choose = vec ? i('v128.bitselect') : i('select')
-    switch (n.op) {
-      case 'broadcast':
-      case 'regroup':
-      case 'stop_gradient':
-      case 'const':
-      case 'hyper':
-      case 'count':
-        return n.args.length ? a[0]! : val(n)
-      case 'neg':
-      case 'sqrt':
-      case 'abs':
-        return [...a[0]!, op(n.op)]
-      case 'rsqrt':
-        return [k(1), ...a[0]!, op('sqrt'), op('div')]
-      case 'recip':
-        return [k(1), ...a[0]!, op('div')]
-      case 'exp':
-      case 'log':
-      case 'tanh':
-        return call(n.op, [a[0]!])
-      case 'sigmoid':
-        return [k(1), k(1), ...call('exp', [[...a[0]!, op('neg')]]), op('add'), op('div')]
-      case 'sign':
-        // a > 0 ? 1 : a < 0 ? -1 : a === a ? 0 : NaN (±0 give 0, as Math.sign's js form does)
-        return [
-          k(1),
-          k(-1),
-          k(0),
-          k(NaN),
-          ...a[0]!,
-          ...a[0]!,
-          op('eq'),
-          choose,
-          ...a[0]!,
-          k(0),
-          op('lt'),
-          choose,
-          ...a[0]!,
-          k(0),
-          op('gt'),
-          choose,
-        ]
-      case 'add':
-      case 'sub':
-      case 'mul':
-      case 'div':
-      case 'max':
-      case 'min':
-        return [...a[0]!, ...a[1]!, op(n.op)]
-      case 'pow':
-        return viewed(n.args[1]!).op === 'const' && viewed(n.args[1]!).value === 2
-          ? [...a[0]!, ...a[0]!, op('mul')]
-          : call('pow', [a[0]!, a[1]!])
-      case 'ge':
-      case 'gt':
-      case 'le':
-      case 'lt':
-      case 'eq':
-        return bool(n.op)
-      case 'clamp':
-        return [...a[0]!, ...a[1]!, op('max'), ...a[2]!, op('min')]
-      default:
-        throw new Error(`internal: cannot emit ${n.op} inline`)
-    }
   }
 }
 
