@@ -3,7 +3,7 @@
 //   import * as tf from '@tensorflow/tfjs'
 //   import { compile } from 'normc'
 //   import { toTfjsLayer } from 'normc/tfjs'
-//   const mod = compile(source)
+//   const mod = compile(source)        // or compile(source, { target: 'wasm' }): SIMD kernels
 //   const model = tf.sequential({ layers: [
 //     tf.layers.dense({ inputShape: [8], units: 16 }),
 //     toTfjsLayer({ module: mod, name: 'BatchRenorm' }),   // or toTfjsLayer(mod.layer(…))
@@ -25,8 +25,10 @@ import * as tf from '@tensorflow/tfjs'
 import type { CheckedLayer } from '../../compiler/check/index.js'
 import { NormcError } from '../../compiler/diagnostics.js'
 import { bindHypers, bindSizes } from '../sizes.js'
+import { WasmLayer } from '../wasm/index.js'
 import {
   JsLayer,
+  type LayerOptions,
   type Mode,
   type Precision,
   type Saved,
@@ -37,10 +39,7 @@ import {
 /** A layer of a compiled module, named, with sizes and hypers (the sizes of the input's axes come from TF.js). */
 export interface TfjsLayerSource {
   module: {
-    layer(
-      name: string,
-      opts: { axes: Record<string, number>; hyper?: Record<string, number> },
-    ): JsLayer
+    layer(name: string, opts: LayerOptions): JsLayer
     checked(name: string): CheckedLayer
   }
   name: string
@@ -77,6 +76,7 @@ export class NormcTfjsLayer extends tf.layers.Layer {
   private readonly stateVars = new Map<string, tf.LayerVariable>()
   /** The sizes of the compiled instance given, if any: fixed input dimensions must agree. */
   private readonly seedSizes: ReadonlyMap<string, number> | undefined
+  private readonly make: (opts: LayerOptions) => JsLayer
 
   constructor(
     layer: CheckedLayer,
@@ -85,6 +85,8 @@ export class NormcTfjsLayer extends tf.layers.Layer {
       axes: Record<string, number>
       precision: Precision
       seed?: JsLayer
+      /** Makes an instance (default: a JsLayer); a wasm module's layers are WasmLayers. */
+      make?: (opts: LayerOptions) => JsLayer
     } & TfjsLayerOptions,
   ) {
     super({
@@ -104,6 +106,7 @@ export class NormcTfjsLayer extends tf.layers.Layer {
     bindHypers(layer, this.hyper) // unknown hypers are refused now, not at the first call
     this.seedSizes = config.seed?.sizes
     if (config.seed) this.instances.set(this.keyOf(config.seed), config.seed)
+    this.make = config.make ?? ((o) => new JsLayer(layer, o))
   }
 
   private get inputAxes(): string[][] {
@@ -157,7 +160,7 @@ export class NormcTfjsLayer extends tf.layers.Layer {
       hyper: this.hyper,
       precision: this.precision,
     }
-    inst = new JsLayer(this.normcLayer, opts)
+    inst = this.make(opts)
     this.instances.set(key, inst)
     while (this.instances.size > this.cacheSize)
       this.instances.delete(this.instances.keys().next().value!)
@@ -294,6 +297,11 @@ export class NormcTfjsLayer extends tf.layers.Layer {
     return [...this.instances.keys()]
   }
 
+  /** The target each compiled instance runs on: `js`, or `wasm` for a wasm module's layers. */
+  get compiledTargets(): ('js' | 'wasm')[] {
+    return [...this.instances.values()].map((i) => (i instanceof WasmLayer ? 'wasm' : 'js'))
+  }
+
   override getConfig(): tf.serialization.ConfigDict {
     return {
       ...super.getConfig(),
@@ -336,6 +344,8 @@ export function toTfjsLayer(
       axes,
       precision: src.precision,
       seed: src,
+      // The seed's own kind: a WasmLayer's instances for other shapes are WasmLayers too.
+      make: (o) => new (src.constructor as typeof JsLayer)(layer, o),
     })
   }
   const layer = src.module.checked(src.name)
@@ -344,6 +354,7 @@ export function toTfjsLayer(
     hyper: src.hyper ?? {},
     axes: src.axes ?? {},
     precision: src.precision ?? 'f32',
+    make: (o) => src.module.layer(src.name, o),
   })
 }
 

@@ -70,10 +70,17 @@ export interface WasmStepTable {
   hypers: string[]
 }
 
-const isWork = (role: BufferSpec['role']) =>
-  role === 'temp' || role === 'shift' || role === 'saved' || role === 'update'
-/** Slots a step writes: a staged caller's tensor of this role is copied out after the step. */
-const isWritten = (role: BufferSpec['role']) => role === 'output' || isWork(role)
+/**
+ * Whether step `key` writes a slot of this role: a staged tensor of the caller's is then copied
+ * out after the step, else copied in before it. Saved values are written by the forward and
+ * read by the backward (the caller may hand back copies of them: normc/tfjs does).
+ */
+const isWritten = (role: BufferSpec['role'], key: 'f' | 'b') =>
+  role === 'output' ||
+  role === 'temp' ||
+  role === 'shift' ||
+  role === 'update' ||
+  (role === 'saved' && key === 'f')
 
 export class WasmLayer extends JsLayer {
   // Declared, not initialised: JsLayer's constructor compiles a mode before these fields would be.
@@ -191,7 +198,7 @@ export class WasmLayer extends JsLayer {
           if (inPlace) addresses[i] = t.byteOffset
           else {
             const r = own[i]!
-            if (!isWritten(specs[i]!.role)) r.set(t)
+            if (!isWritten(specs[i]!.role, key)) r.set(t)
             else staged.push(i)
             addresses[i] = r.byteOffset
           }

@@ -179,59 +179,65 @@ const cases: {
 
 describe('toTfjsLayer', () => {
   for (const c of cases) {
-    it(`${c.label}: gradients, weights and state match TF.js autodiff over training steps`, () => {
-      const mod = compile(source(c.file))
-      const ours = model(toTfjsLayer(mod.layer(c.name, { axes: { N: 8, C }, hyper: c.hyper })))
-      const ref = model(new Reference(c.kind, c.hyper))
-      const wa = weightsByRole(ours)
-      const wb = weightsByRole(ref)
-      expect([...wa.keys()].sort()).toEqual([...wb.keys()].sort())
-      const trainable = [...wa.keys()].filter((k) => wa.get(k)!.trainable)
-      expect(trainable).toEqual(expect.arrayContaining(['1:gamma', '1:beta']))
-      const lr = 0.1
-      // Batch sizes change between steps (a new normc instance per shape).
-      const batches = [8, 8, 5, 8, 3]
-      batches.forEach((n, step) => {
-        const x = data(n, C_IN, 100 + step)
-        const t = tf.tensor2d(
-          Array.from({ length: n }, (_, i) => Math.sin(i + step)),
-          [n, 1],
+    for (const target of ['js', 'wasm'] as const)
+      it(`${c.label} (${target} target): gradients, weights and state match TF.js autodiff over training steps`, () => {
+        const mod = compile(source(c.file), { target })
+        const ours = model(toTfjsLayer(mod.layer(c.name, { axes: { N: 8, C }, hyper: c.hyper })))
+        const ref = model(new Reference(c.kind, c.hyper))
+        const wa = weightsByRole(ours)
+        const wb = weightsByRole(ref)
+        expect([...wa.keys()].sort()).toEqual([...wb.keys()].sort())
+        const trainable = [...wa.keys()].filter((k) => wa.get(k)!.trainable)
+        expect(trainable).toEqual(expect.arrayContaining(['1:gamma', '1:beta']))
+        const lr = 0.1
+        // Batch sizes change between steps (a new normc instance per shape).
+        const batches = [8, 8, 5, 8, 3]
+        batches.forEach((n, step) => {
+          const x = data(n, C_IN, 100 + step)
+          const t = tf.tensor2d(
+            Array.from({ length: n }, (_, i) => Math.sin(i + step)),
+            [n, 1],
+          )
+          const ga = tf.variableGrads(
+            loss(ours, x, t),
+            trainable.map((k) => wa.get(k)!.read() as tf.Variable),
+          )
+          const gb = tf.variableGrads(
+            loss(ref, x, t),
+            trainable.map((k) => wb.get(k)!.read() as tf.Variable),
+          )
+          expectClose(ga.value, gb.value, `step ${step} loss`)
+          for (const k of trainable) {
+            const a = ga.grads[(wa.get(k)!.read() as tf.Variable).name]!
+            const b = gb.grads[(wb.get(k)!.read() as tf.Variable).name]!
+            expectClose(a, b, `step ${step} d${k}`)
+            expect(
+              Math.max(...Array.from(b.abs().dataSync())),
+              `d${k} is not trivially zero`,
+            ).toBeGreaterThan(0)
+            wa.get(k)!.write(tf.sub(wa.get(k)!.read(), tf.mul(lr, a)))
+            wb.get(k)!.write(tf.sub(wb.get(k)!.read(), tf.mul(lr, b)))
+          }
+          for (const s of c.state)
+            expectClose(
+              wa.get(`1:${s}`)!.read(),
+              wb.get(`1:${s}`)!.read(),
+              `step ${step} state ${s}`,
+            )
+        })
+        // The state moved away from its initial value, and inference uses it.
+        const s0 = wa.get(`1:${c.state[0]}`)!.read().dataSync()
+        expect(Array.from(s0).some((v) => Math.abs(v) > 1e-3)).toBe(true)
+        const xe = data(6, C_IN, 999) // a batch size not seen in training
+        expectClose(
+          ours.predict(xe) as tf.Tensor,
+          ref.predict(xe) as tf.Tensor,
+          'predict (eval mode)',
         )
-        const ga = tf.variableGrads(
-          loss(ours, x, t),
-          trainable.map((k) => wa.get(k)!.read() as tf.Variable),
-        )
-        const gb = tf.variableGrads(
-          loss(ref, x, t),
-          trainable.map((k) => wb.get(k)!.read() as tf.Variable),
-        )
-        expectClose(ga.value, gb.value, `step ${step} loss`)
-        for (const k of trainable) {
-          const a = ga.grads[(wa.get(k)!.read() as tf.Variable).name]!
-          const b = gb.grads[(wb.get(k)!.read() as tf.Variable).name]!
-          expectClose(a, b, `step ${step} d${k}`)
-          expect(
-            Math.max(...Array.from(b.abs().dataSync())),
-            `d${k} is not trivially zero`,
-          ).toBeGreaterThan(0)
-          wa.get(k)!.write(tf.sub(wa.get(k)!.read(), tf.mul(lr, a)))
-          wb.get(k)!.write(tf.sub(wb.get(k)!.read(), tf.mul(lr, b)))
-        }
-        for (const s of c.state)
-          expectClose(wa.get(`1:${s}`)!.read(), wb.get(`1:${s}`)!.read(), `step ${step} state ${s}`)
+        const norm = ours.layers[1] as NormcTfjsLayer
+        expect(norm.compiledShapes.sort()).toEqual(['3x4', '5x4', '6x4', '8x4'])
+        expect(new Set(norm.compiledTargets)).toEqual(new Set([target]))
       })
-      // The state moved away from its initial value, and inference uses it.
-      const s0 = wa.get(`1:${c.state[0]}`)!.read().dataSync()
-      expect(Array.from(s0).some((v) => Math.abs(v) > 1e-3)).toBe(true)
-      const xe = data(6, C_IN, 999) // a batch size not seen in training
-      expectClose(
-        ours.predict(xe) as tf.Tensor,
-        ref.predict(xe) as tf.Tensor,
-        'predict (eval mode)',
-      )
-      const norm = ours.layers[1] as NormcTfjsLayer
-      expect(norm.compiledShapes.sort()).toEqual(['3x4', '5x4', '6x4', '8x4'])
-    })
 
     it(`${c.label}: model.fit trains it like the TF.js twin`, async () => {
       const mod = compile(source(c.file))

@@ -155,6 +155,24 @@ describe("tensors in the layer's memory", () => {
     expect(y.some((v) => v !== 0)).toBe(true)
   })
 
+  it('a backward from copies of the saved values (normc/tfjs keeps them) reads the copies', () => {
+    const L = bn()
+    const n = 4 * 3 * 5 * 6
+    const params = L.initParams()
+    const x1 = Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.7) * 3)
+    const x2 = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.3) + 7)
+    const dy = Float32Array.from({ length: n }, (_, i) => Math.sin(i))
+    const first = L.forward({ x: x1 }, { mode: 'train', params, state: L.initState() })
+    const want = Array.from(L.backward(first.saved, dy).x!)
+    // Keep copies of what the first step saved, then let a second step overwrite the layer's.
+    const kept = { mode: first.saved.mode, leaves: new Map<number, Float32Array | Float64Array>() }
+    for (const [id, t] of first.saved.leaves) kept.leaves.set(id, t === x1 ? t : t.slice())
+    L.forward({ x: x2 }, { mode: 'train', params, state: L.initState() })
+    const got = Array.from(L.backward(kept, dy).x!)
+    expect(got).toEqual(want)
+    expect(got.some((v) => v !== 0)).toBe(true)
+  })
+
   it('an unknown name is a clear error', () => {
     expect(() => bn().buffer('nope', { mode: 'train' })).toThrow(
       /the forward step of BatchNorm2d reads no tensor 'nope'/,
