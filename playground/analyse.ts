@@ -21,6 +21,7 @@ import { formatReport } from '../runtime/check/report.js'
 import { compileMode, type Mode } from '../runtime/js/index.js'
 
 import { gpuJob, type GpuJob } from './gpu-job.js'
+import { wasmView, type WasmView } from './wasm-view.js'
 import { EDITOR_FILE } from './protocol.js'
 
 export { EDITOR_FILE }
@@ -98,6 +99,8 @@ export interface Analysis {
   kernels?: KernelView
   /** The GPU tab: the gpu.js programs at small sizes and their float64 reference, or why not. */
   gpu?: { job?: GpuJob; failure?: string }
+  /** The WASM tab: the WebAssembly SIMD kernels at the GPU tab's sizes, run here, or why not. */
+  wasm?: { view?: WasmView; failure?: string }
   /** Specs used by the check, by file. */
   specs: string[]
   /** Why a spec was left out (it no longer checks against the edited layer). */
@@ -313,6 +316,11 @@ export function analyse(req: AnalyseRequest): Analysis {
       result.gpu = { job: gpuJob(layer, mode, graphs, c.plan) }
     } catch (e) {
       result.gpu = { failure: e instanceof Error ? e.message : String(e) }
+    }
+    try {
+      result.wasm = { view: wasmView(layer, mode, graphs, c.plan) }
+    } catch (e) {
+      result.wasm = { failure: e instanceof Error ? e.message : String(e) }
     }
   } catch (e) {
     result.failure = e instanceof Error ? e.message : String(e)

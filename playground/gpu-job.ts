@@ -12,7 +12,7 @@ import { layerTensors, makeData, makeTrial, sizeOnlyHypers } from '../runtime/ch
 import type { GpuProgram } from '../runtime/gpu/core.js'
 import { checkPlanDivisions } from '../runtime/interp.js'
 import type { RunCase } from '../runtime/case.js'
-import { bindCase, runStepInterp, setOwn } from '../runtime/step.js'
+import { bindCase, runStepInterp, setOwn, type StepResult } from '../runtime/step.js'
 
 /** Where a program input's data comes from. */
 export type GpuJobInput =
@@ -107,17 +107,17 @@ function programText(
 }
 
 /**
- * The job for `layer` in `mode`: sizes as `normc check`'s first trial (odd sizes, 3 or 5), at
- * most MAX_ELEMENTS values per tensor; inputs U(−1, 1), params near their initial values, state
- * and dy in [0.5, 1.5), all rounded to float32 so that the GPU and the reference see the same
- * numbers.
+ * The case a job runs: sizes as `normc check`'s first trial (odd sizes, 3 or 5), at most
+ * MAX_ELEMENTS values per tensor; inputs U(−1, 1), params near their initial values, state and
+ * dy in [0.5, 1.5), all rounded to float32 so that the kernels and the reference see the same
+ * numbers; and the float64 interpreter's step on it. (The wasm tab runs the same case.)
  */
-export function gpuJob(
+export function jobCase(
   layer: CheckedLayer,
   mode: 'train' | 'eval',
   graphs: LayerGraphs,
   plan: KernelPlan,
-): GpuJob {
+): { c: RunCase; bound: ReturnType<typeof bindCase>; ref: StepResult; label: string } {
   const varied = sizeOnlyHypers(layer, [graphs.forward], {})
   const trial = makeTrial(layer, 0, SEED, {}, varied, MAX_ELEMENTS)
   const data = makeData(layerTensors(layer, new Map()), trial.sizes, SEED, 'plain')
@@ -133,8 +133,19 @@ export function gpuJob(
   c.dy = dy
   const bound = bindCase(layer, c)
   checkPlanDivisions(plan, bound.sizes, bound.hypers, layer.file)
-  const gpu = emitGpuLayer(plan, bound.sizes, bound.hypers)
   const ref = runStepInterp(layer, mode, c, graphs)
+  return { c, bound, ref, label: trial.label }
+}
+
+/** The job for `layer` in `mode`, on the case of `jobCase`. */
+export function gpuJob(
+  layer: CheckedLayer,
+  mode: 'train' | 'eval',
+  graphs: LayerGraphs,
+  plan: KernelPlan,
+): GpuJob {
+  const { bound, ref, label } = jobCase(layer, mode, graphs, plan)
+  const gpu = emitGpuLayer(plan, bound.sizes, bound.hypers)
   const host = (name: string): GpuJobInput => ({
     from: 'host',
     data: Float32Array.from(bound.tensors.get(name)!),
@@ -188,13 +199,13 @@ export function gpuJob(
   return {
     layer: layer.decl.name,
     mode,
-    sizes: trial.label,
+    sizes: label,
     forward: {
       program: gpu.forward.program,
       inputs: fwdInputs,
       results: fwdResults,
       source: programText(
-        `forward step of ${name} at ${trial.label}`,
+        `forward step of ${name} at ${label}`,
         gpu.forward,
         forwardLeaf,
         plan.forward,
@@ -205,7 +216,7 @@ export function gpuJob(
       inputs: bwdInputs,
       results: bwdResults,
       source: programText(
-        `backward step of ${name} at ${trial.label}`,
+        `backward step of ${name} at ${label}`,
         gpu.backward,
         backwardLeaf,
         plan.backward,

@@ -442,6 +442,55 @@ const panels: Panel[] = [
       renderGpuPanel(el, a)
     },
   },
+  {
+    id: 'wasm',
+    title: 'WASM',
+    render(el, a) {
+      el.replaceChildren()
+      const v = a.wasm?.view
+      if (!v) {
+        el.append(
+          note(
+            `No WebAssembly kernels for ${a.layer} (${a.mode}): ${a.wasm?.failure ?? 'the layer did not compile'}`,
+          ),
+        )
+        return
+      }
+      const worst = Math.max(0, ...v.rows.map((r) => r.err))
+      const ok = worst < v.tolerance
+      const summary = para(
+        `The WebAssembly SIMD kernels (compile(src, { target: 'wasm' })) at ${v.sizes}, ${v.bytes} bytes, ` +
+          `ran one step in this page's worker on float32 inputs: largest difference from float64 ` +
+          `${worst.toExponential(1)} (${ok ? 'within' : 'beyond'} ${v.tolerance}).`,
+      )
+      summary.id = 'wasm-summary'
+      summary.dataset['state'] = ok ? 'pass' : 'fail'
+      const table = document.createElement('table')
+      table.id = 'wasm-table'
+      const head = document.createElement('tr')
+      for (const h of ['tensor', 'max |wasm − float64| / max(1, |float64|)']) {
+        const th = document.createElement('th')
+        th.textContent = h
+        head.append(th)
+      }
+      table.append(head)
+      for (const r of v.rows) {
+        const tr = document.createElement('tr')
+        tr.dataset['tensor'] = r.label
+        for (const t of [r.label, r.err.toExponential(1)]) {
+          const td = document.createElement('td')
+          td.textContent = t
+          tr.append(td)
+        }
+        table.append(tr)
+      }
+      const d = document.createElement('details')
+      const s = document.createElement('summary')
+      s.textContent = 'the module as text (forward and backward): two float64 lanes at a time'
+      d.append(s, pre(v.wat))
+      el.append(summary, table, d)
+    },
+  },
 ]
 
 // ---------------------------------------------------------------------------------------------

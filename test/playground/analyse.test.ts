@@ -40,6 +40,11 @@ describe('playground analysis', () => {
       expect(a.kernels!.backward).toContain('function step(B, S, H)')
       // The kernel text is the code the JS target runs: it parses as a function.
       expect(() => new Function(`${a.kernels!.backward}\nreturn step`)).not.toThrow()
+      // The WASM tab: the wasm kernels ran in the worker and agree with float64 to a rounding.
+      const w = a.wasm!.view!
+      expect(w.wat).toContain('(export "backward")')
+      expect(w.rows.some((r) => r.label.startsWith('d'))).toBe(true)
+      for (const r of w.rows) expect(r.err, r.label).toBeLessThan(w.tolerance)
       const spec = `spec/${f.replace(/\.norm$/, '.spec.norm')}`
       const hasSpec = specs.some((s) => s.file === spec)
       if (hasSpec) expect(a.specs).toEqual([spec])

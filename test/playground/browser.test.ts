@@ -156,6 +156,12 @@ describe.skipIf(!available)('playground in Chromium', () => {
     await page.click('#tab-graph')
     await page.locator('#panel-graph svg').first().waitFor({ timeout: 30_000 })
     expect(await page.locator('#panel-graph svg').textContent()).toContain('stop_gradient')
+    // The WASM tab: the WebAssembly SIMD kernels compiled and ran in the page's worker.
+    await page.click('#tab-wasm')
+    await page.waitForSelector('#wasm-summary[data-state="pass"]', { timeout: 30_000 })
+    expect(await page.locator('#wasm-summary').textContent()).toContain('largest difference')
+    expect(await page.locator('#wasm-table tr[data-tensor="dx"]').count()).toBe(1)
+    expect(await page.locator('#panel-wasm pre').textContent()).toContain('f64x2.mul')
     await page.click('#tab-math')
     await page.locator('#panel-math .katex').first().waitFor()
     expect(await page.locator('#panel-math .katex-error').count()).toBe(0)
