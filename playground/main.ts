@@ -72,6 +72,17 @@ function para(...parts: (string | Node)[]): HTMLElement {
   return p
 }
 
+/** A table row of `cells` (th for a header row). */
+function tableRow(cells: string[], header = false): HTMLTableRowElement {
+  const tr = document.createElement('tr')
+  for (const c of cells) {
+    const cell = document.createElement(header ? 'th' : 'td')
+    cell.textContent = c
+    tr.append(cell)
+  }
+  return tr
+}
+
 function note(text: string): HTMLElement {
   const p = document.createElement('p')
   p.className = 'note'
@@ -337,22 +348,11 @@ function renderGpuReport(r: GpuRunReport): void {
     `${r.ran}${r.device ? `: ${r.device}` : ''}. ` +
     (r.firstMs !== undefined ? `First run ${ms(r.firstMs)} (builds the kernels), then ` : '') +
     `${ms(r.ms)} a step (uploads, kernels, readback).`
-  const head = document.createElement('tr')
-  for (const h of ['tensor', 'values', 'max rel err vs f64', 'result']) {
-    const th = document.createElement('th')
-    th.textContent = h
-    head.append(th)
-  }
-  table.append(head)
+  table.append(tableRow(['tensor', 'values', 'max rel err vs f64', 'result'], true))
   for (const t of r.tensors) {
-    const tr = document.createElement('tr')
+    const tr = tableRow([t.label, String(t.size), fmt(t.maxRelError), t.ok ? 'PASS' : 'FAIL'])
     tr.className = t.ok ? 'pass' : 'fail'
     tr.dataset['tensor'] = t.label
-    for (const v of [t.label, String(t.size), fmt(t.maxRelError), t.ok ? 'PASS' : 'FAIL']) {
-      const td = document.createElement('td')
-      td.textContent = v
-      tr.append(td)
-    }
     table.append(tr)
   }
 }
@@ -467,21 +467,10 @@ const panels: Panel[] = [
       summary.dataset['state'] = ok ? 'pass' : 'fail'
       const table = document.createElement('table')
       table.id = 'wasm-table'
-      const head = document.createElement('tr')
-      for (const h of ['tensor', 'max |wasm − float64| / max(1, |float64|)']) {
-        const th = document.createElement('th')
-        th.textContent = h
-        head.append(th)
-      }
-      table.append(head)
+      table.append(tableRow(['tensor', 'max |wasm − float64| / max(1, |float64|)'], true))
       for (const r of v.rows) {
-        const tr = document.createElement('tr')
+        const tr = tableRow([r.label, r.err.toExponential(1)])
         tr.dataset['tensor'] = r.label
-        for (const t of [r.label, r.err.toExponential(1)]) {
-          const td = document.createElement('td')
-          td.textContent = t
-          tr.append(td)
-        }
         table.append(tr)
       }
       const d = document.createElement('details')
@@ -646,21 +635,10 @@ function renderCheck(c: CheckOutcome | undefined): void {
   s.dataset['ok'] = String(c.ok)
   s.textContent = `${c.ok ? 'check passed' : 'CHECK FAILED'}: ${c.layer} ${c.mode}: ${passed} passed, ${failed} failed, ${skipped} skipped, ${info} information (${(c.ms / 1000).toFixed(2)} s)`
   setStatus(c.ok ? 'ok' : 'fail', c.ok ? 'compiled and checked' : 'a gradient check failed')
-  const head = document.createElement('tr')
-  for (const h of ['w.r.t.', 'check', 'max abs err', 'max rel err', 'tol', 'result']) {
-    const th = document.createElement('th')
-    th.textContent = h
-    head.append(th)
-  }
-  table.append(head)
+  table.append(tableRow(['w.r.t.', 'check', 'max abs err', 'max rel err', 'tol', 'result'], true))
   for (const r of c.rows) {
-    const tr = document.createElement('tr')
+    const tr = tableRow([r.wrt, r.check, fmt(r.maxAbs), fmt(r.maxRel), fmt(r.tol), r.status])
     tr.className = r.status.toLowerCase()
-    for (const v of [r.wrt, r.check, fmt(r.maxAbs), fmt(r.maxRel), fmt(r.tol), r.status]) {
-      const td = document.createElement('td')
-      td.textContent = v
-      tr.append(td)
-    }
     if (r.note || r.failure) tr.title = r.note ?? ''
     table.append(tr)
   }

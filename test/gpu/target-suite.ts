@@ -11,7 +11,7 @@ import { compileLayerGraphs } from '../../compiler/pipeline.js'
 import { planLayer } from '../../compiler/schedule/index.js'
 import { emitGpuLayer } from '../../compiler/emit/gpu/index.js'
 import { loadExample } from '../helpers/examples.js'
-import { loadOracleCases, maxRelError } from '../helpers/oracle.js'
+import { expectMatchesOracle, loadOracleCases, maxRelError } from '../helpers/oracle.js'
 import { reportUnavailable, SLOW, tryBackend } from './helpers.js'
 
 /** Storage buffers per shader stage of the WebGPU adapters normc runs on here (SwiftShader, Dawn). */
@@ -81,12 +81,7 @@ export async function defineTargetSuite(
         const r = await runStepGpu(layer, c.mode, c.run, backend)
         expect(r.backend).toBe(backend)
         const tol = c.largeOffset ? 1e-2 : 1e-4
-        for (const [k, v] of Object.entries(c.expected.outputs))
-          expect(maxRelError(r.outputs[k]!, v), k).toBeLessThan(tol)
-        for (const [k, v] of Object.entries(c.expected.grads))
-          expect(maxRelError(r.grads![k]!, v), 'd' + k).toBeLessThan(tol)
-        for (const [k, v] of Object.entries(c.expected.state))
-          expect(maxRelError(r.state[k]!, v), k).toBeLessThan(tol)
+        expectMatchesOracle(r, c, tol)
       },
       SLOW,
     )

@@ -6,7 +6,10 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { RunCase } from '../../runtime/case.js'
-export { maxRelError } from '../../runtime/compare.js'
+import { expect } from 'vitest'
+import { maxRelError } from '../../runtime/compare.js'
+
+export { maxRelError }
 
 const here = dirname(fileURLToPath(import.meta.url))
 export const root = join(here, '..', '..')
@@ -111,4 +114,22 @@ export function loadOracleCases(): OracleCase[] {
       c.name = f.replace(/\.json$/, '')
       return c
     })
+}
+
+/** Every output, gradient and state of a step within `tol` of the oracle case's expected values. */
+export function expectMatchesOracle(
+  r: {
+    outputs: Record<string, ArrayLike<number>>
+    grads?: Record<string, ArrayLike<number>>
+    state: Record<string, ArrayLike<number>>
+  },
+  c: OracleCase,
+  tol: number,
+): void {
+  for (const [k, v] of Object.entries(c.expected.outputs))
+    expect(maxRelError(r.outputs[k]!, v), k).toBeLessThan(tol)
+  for (const [k, v] of Object.entries(c.expected.grads))
+    expect(maxRelError(r.grads![k]!, v), 'd' + k).toBeLessThan(tol)
+  for (const [k, v] of Object.entries(c.expected.state))
+    expect(maxRelError(r.state[k]!, v), k).toBeLessThan(tol)
 }

@@ -5,9 +5,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { runStepInterp } from '../../runtime/step.js'
 import { runStepJs } from '../../runtime/js/step.js'
-import { randomSizes, randomTensors, rng } from '../../runtime/random.js'
-import { bindHypers } from '../../runtime/sizes.js'
-import { allExampleLayers, modesOf } from '../helpers/examples.js'
+import { allExampleLayers, modesOf, randomExampleCase } from '../helpers/examples.js'
 import { maxRelError } from '../helpers/oracle.js'
 
 describe('js target = interpreter on random inputs', () => {
@@ -19,18 +17,11 @@ describe('js target = interpreter on random inputs', () => {
             fc.integer({ min: 1, max: 1e9 }),
             fc.constantFrom('plain' as const, 'offset' as const, 'constant' as const),
             (seed, variant) => {
-              const r = rng(seed)
-              const hyper: Record<string, number> = layer.axes.has('G') ? { groups: 2 } : {}
-              const hypers = bindHypers(layer, hyper)
-              const axes = randomSizes(layer, hypers, r, 2, 6)
-              const sizes = new Map(Object.entries(axes))
-              for (const info of layer.axes.axes.values())
-                if (info.factors) sizes.set(info.factors[1]!, axes[info.name]! / 2)
-              const { tensors, dys } = randomTensors(layer, sizes, r, variant)
-              const inputs: Record<string, Float64Array> = {}
-              for (const [k, v] of tensors)
-                inputs[k] = variant === 'plain' ? v : Float64Array.from(v, (x) => Math.fround(x))
-              const c = { axes, hyper, inputs, dy: [...dys.values()][0]! }
+              const c = randomExampleCase(layer, seed, variant, {
+                min: 2,
+                max: 6,
+                round: variant !== 'plain',
+              })
               const ref = runStepInterp(layer, mode, c)
               const f64 = runStepJs(layer, mode, c, 'f64')
               const f32 = runStepJs(layer, mode, c, 'f32')

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { runStepJs } from '../../runtime/js/step.js'
 import { loadExample } from '../helpers/examples.js'
-import { loadOracleCases, maxRelError } from '../helpers/oracle.js'
+import { expectMatchesOracle, loadOracleCases } from '../helpers/oracle.js'
 
 describe('oracle cases on the js target', () => {
   for (const c of loadOracleCases().filter((x) => !x.expectError)) {
@@ -14,12 +14,7 @@ describe('oracle cases on the js target', () => {
         const layer = loadExample(c.example).find((l) => l.decl.name === c.layer)!
         const r = runStepJs(layer, c.mode, c.run, precision)
         const tol = precision === 'f64' ? 1e-9 : c.largeOffset ? 1e-2 : 1e-4
-        for (const [k, v] of Object.entries(c.expected.outputs))
-          expect(maxRelError(r.outputs[k]!, v), k).toBeLessThan(tol)
-        for (const [k, v] of Object.entries(c.expected.grads))
-          expect(maxRelError(r.grads![k]!, v), 'd' + k).toBeLessThan(tol)
-        for (const [k, v] of Object.entries(c.expected.state))
-          expect(maxRelError(r.state[k]!, v), k).toBeLessThan(tol)
+        expectMatchesOracle(r, c, tol)
       })
     }
   }

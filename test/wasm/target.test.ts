@@ -10,11 +10,9 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { compile } from '../../runtime/index.js'
 import { runStepJs } from '../../runtime/js/step.js'
-import { randomSizes, randomTensors, rng } from '../../runtime/random.js'
-import { bindHypers } from '../../runtime/sizes.js'
 import { WasmLayer } from '../../runtime/wasm/index.js'
-import { allExampleLayers, loadExample, modesOf } from '../helpers/examples.js'
-import { loadOracleCases, maxRelError, root } from '../helpers/oracle.js'
+import { allExampleLayers, loadExample, modesOf, randomExampleCase } from '../helpers/examples.js'
+import { expectMatchesOracle, loadOracleCases, maxRelError, root } from '../helpers/oracle.js'
 import { normc } from '../utils/cli.js'
 
 describe('oracle cases on the wasm target', () => {
@@ -24,12 +22,7 @@ describe('oracle cases on the wasm target', () => {
         const layer = loadExample(c.example).find((l) => l.decl.name === c.layer)!
         const r = runStepJs(layer, c.mode, c.run, precision, WasmLayer)
         const tol = precision === 'f64' ? 1e-9 : c.largeOffset ? 1e-2 : 1e-4
-        for (const [k, v] of Object.entries(c.expected.outputs))
-          expect(maxRelError(r.outputs[k]!, v), k).toBeLessThan(tol)
-        for (const [k, v] of Object.entries(c.expected.grads))
-          expect(maxRelError(r.grads![k]!, v), 'd' + k).toBeLessThan(tol)
-        for (const [k, v] of Object.entries(c.expected.state))
-          expect(maxRelError(r.state[k]!, v), k).toBeLessThan(tol)
+        expectMatchesOracle(r, c, tol)
       })
     }
   }
@@ -51,17 +44,7 @@ describe('wasm target = js target on random inputs', () => {
             fc.integer({ min: 1, max: 1e9 }),
             fc.constantFrom('plain' as const, 'offset' as const, 'constant' as const),
             (seed, variant) => {
-              const r = rng(seed)
-              const hyper: Record<string, number> = layer.axes.has('G') ? { groups: 2 } : {}
-              const axes = randomSizes(layer, bindHypers(layer, hyper), r, 1, 7)
-              const sizes = new Map(Object.entries(axes))
-              for (const info of layer.axes.axes.values())
-                if (info.factors) sizes.set(info.factors[1]!, axes[info.name]! / 2)
-              const { tensors, dys } = randomTensors(layer, sizes, r, variant)
-              const inputs = Object.fromEntries(
-                [...tensors].map(([k, v]) => [k, Float64Array.from(v, (x) => Math.fround(x))]),
-              )
-              const c = { axes, hyper, inputs, dy: [...dys.values()][0]! }
+              const c = randomExampleCase(layer, seed, variant, { min: 1, max: 7, round: true })
               let js
               try {
                 js = runStepJs(layer, mode, c, 'f64')
@@ -127,14 +110,20 @@ describe('the wasm target runs two lanes at a time', () => {
   })
 })
 
+/** BatchNorm2d with x and dy written into the layer's own memory. */
+function bnInPlace() {
+  const L = bn()
+  const n = 4 * 3 * 5 * 6
+  const x = L.buffer('x', { mode: 'train' })
+  x.set(Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.7) * 3))
+  const dy = L.buffer('dy', { mode: 'train', step: 'backward' })
+  dy.set(Float32Array.from({ length: n }, (_, i) => Math.sin(i)))
+  return { L, x, dy }
+}
+
 describe("tensors in the layer's memory", () => {
   it('are used in place, and give the numbers of a copied call', () => {
-    const L = bn()
-    const n = 4 * 3 * 5 * 6
-    const x = L.buffer('x', { mode: 'train' })
-    x.set(Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.7) * 3))
-    const dy = L.buffer('dy', { mode: 'train', step: 'backward' })
-    dy.set(Float32Array.from({ length: n }, (_, i) => Math.sin(i)))
+    const { L, x, dy } = bnInPlace()
     const params = L.initParams()
     const inPlace = L.forward({ x }, { mode: 'train', params, state: L.initState() })
     const gIn = L.backward(inPlace.saved, dy)
@@ -193,12 +182,7 @@ describe("tensors in the layer's memory", () => {
 
 describe('a training loop on the wasm target', () => {
   it('100 steps of forward + backward + state update allocate no typed arrays', () => {
-    const L = bn()
-    const n = 4 * 3 * 5 * 6
-    const x = L.buffer('x', { mode: 'train' })
-    x.set(Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.7) * 3))
-    const dy = L.buffer('dy', { mode: 'train', step: 'backward' })
-    dy.set(Float32Array.from({ length: n }, (_, i) => Math.sin(i)))
+    const { L, x, dy } = bnInPlace()
     const params = L.initParams()
     const state = L.initState()
     const step = () => {
