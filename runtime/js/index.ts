@@ -117,6 +117,8 @@ export class JsLayer {
   }
 
   compiled(mode: Mode): CompiledMode {
+    if (mode !== 'train' && mode !== 'eval')
+      throw new NormcError(`mode must be 'train' or 'eval', got '${String(mode)}'`)
     let c = this.modes.get(mode)
     if (!c) {
       c = this.compileMode(mode)
@@ -311,7 +313,7 @@ export class JsLayer {
           : this.outputBuffer(`f${mode}`, u.i, u.axes)
       else B[u.i] = this.check(u.name, given, u.axes)
     }
-    c.forward(B, this.S, this.H)
+    this.runStep('forward', () => c.forward(B, this.S, this.H))
     const outputs: TensorMap = {}
     for (const o of b.outputs) setOwn(outputs, o.name, B[o.i]!)
     // What backward needs: the forward's leaves and saved values by node; state as it was.
@@ -342,8 +344,15 @@ export class JsLayer {
     const B = b.B
     const single = dy instanceof Float32Array || dy instanceof Float64Array
     for (const l of b.leaves) {
-      const t = saved.leaves.get(b.specs[l.i]!.node!.id)
-      if (t) B[l.i] = t
+      const spec = b.specs[l.i]!
+      if (spec.role === 'dy') continue
+      const t = saved.leaves.get(spec.node!.id)
+      // What the forward of this instance and mode left: anything else would be read as it is.
+      if (!t || t.length !== this.sizeOfAxes(spec.axes))
+        throw new NormcError(
+          `backward: \`saved\` is not what a ${saved.mode} forward of this layer instance returned (a value it needs is ${t ? 'of another size' : 'missing'})`,
+        )
+      B[l.i] = t
     }
     for (const u of b.user) {
       if (u.role === 'dy') {
@@ -362,10 +371,25 @@ export class JsLayer {
           : this.outputBuffer(`b${saved.mode}`, u.i, u.axes)
       }
     }
-    c.backward(B, this.S, this.H)
+    this.runStep('backward', () => c.backward(B, this.S, this.H))
     const grads: TensorMap = {}
     for (const o of b.outputs) setOwn(grads, o.name, B[o.i]!)
     return grads
+  }
+
+  /**
+   * Runs a step. An engine's limit (a stage of a huge program whose locals overflow the stack)
+   * is one line, not a stack trace.
+   */
+  private runStep(step: 'forward' | 'backward', run: () => void): void {
+    try {
+      run()
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e
+      throw new NormcError(
+        `the ${step} step of ${this.layer.decl.name} is too large for this JavaScript engine (${e.message})`,
+      )
+    }
   }
 
   /** The emitted source of a mode's steps, for reading and debugging. */

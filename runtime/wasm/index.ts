@@ -146,7 +146,7 @@ export class WasmLayer extends JsLayer {
     } catch (e) {
       // An engine's limits (a function's size or locals) on a very long program: say so.
       throw new NormcError(
-        `the wasm target cannot compile ${this.layer.decl.name} here (${e instanceof Error ? e.message : String(e)}); the js target can`,
+        `the wasm target cannot compile ${this.layer.decl.name}: the engine refused its module (${e instanceof Error ? e.message : String(e)})`,
       )
     }
     const instance = new WA.Instance(module, { math, env: { memory } })
@@ -213,6 +213,7 @@ export class WasmLayer extends JsLayer {
       emitted: {
         axes: leafAxisOrder(this.layer),
         hypers: wasm.hypers,
+        // `source(mode)` gives the module's text for either step: one module holds both.
         forward: { body: wat, buffers: wasm.forward.buffers },
         backward: { body: wat, buffers: wasm.backward.buffers },
       },
@@ -232,9 +233,10 @@ export class WasmLayer extends JsLayer {
    * upstream gradient (`step: 'backward'`, named as the backward's inputs are: `dy`, `dy_out`),
    * in the given mode. Filled by the caller and passed back, it is read in place: no copy.
    */
-  buffer(name: string, opts: { mode: Mode; step?: 'forward' | 'backward' }): Tensor {
+  buffer(name: string, opts: { mode?: Mode; step?: 'forward' | 'backward' } = {}): Tensor {
+    const mode = opts.mode ?? 'train'
     const key = opts.step === 'backward' ? 'b' : 'f'
-    const c = this.compiled(opts.mode)
+    const c = this.compiled(mode)
     const specs = key === 'f' ? c.emitted.forward.buffers : c.emitted.backward.buffers
     const i = specs.findIndex(
       (s) =>
@@ -245,7 +247,7 @@ export class WasmLayer extends JsLayer {
       throw new NormcError(
         `the ${opts.step ?? 'forward'} step of ${this.layer.decl.name} reads no tensor '${name}'`,
       )
-    return this.memFor(opts.mode).regions[key][i]!
+    return this.memFor(mode).regions[key][i]!
   }
 
   /** The WebAssembly text of a mode's module (both steps), for reading and debugging. */

@@ -162,6 +162,24 @@ describe("tensors in the layer's memory", () => {
     expect(got.some((v) => v !== 0)).toBe(true)
   })
 
+  it('a mode that is not train or eval, and a `saved` from elsewhere, are clear errors', () => {
+    for (const target of ['js', 'wasm'] as const) {
+      const L = compile(source('batchnorm2d.norm'), { target, precision: 'f32' }).layer(
+        'BatchNorm2d',
+        { axes: { N: 4, C: 3, H: 5, W: 6 } },
+      )
+      const dy = new Float32Array(360).fill(1)
+      expect(() => L.backward({ mode: 'foo' as 'train', leaves: new Map() }, dy)).toThrow(
+        /mode must be 'train' or 'eval', got 'foo'/,
+      )
+      // Read as they are, missing values would be whatever the buffers last held.
+      expect(() => L.backward({ mode: 'train', leaves: new Map() }, dy)).toThrow(
+        /`saved` is not what a train forward of this layer instance returned \(a value it needs is missing\)/,
+      )
+    }
+    expect(() => bn().wat('foo' as 'train')).toThrow(/mode must be 'train' or 'eval'/)
+  })
+
   it('an unknown name is a clear error', () => {
     expect(() => bn().buffer('nope', { mode: 'train' })).toThrow(
       /the forward step of BatchNorm2d reads no tensor 'nope'/,

@@ -87,14 +87,14 @@ class StepEmitter extends StepLayout {
     const locals = stages.flat().filter((l) => /^\s*(const|let) /.test(l)).length
     if (locals <= MAX_LOCALS) {
       for (const l of [...sizes, ...buffers]) this.emit(l)
-      for (const lines of stages) this.lines.push(...lines)
+      for (const lines of stages) for (const l of lines) this.lines.push(l)
     } else
       for (const lines of stages) {
         const names = new Set(lines.join('\n').match(/\b[bs]\d+\b/g))
         const used = (decls: string[], p: string) => decls.filter((_, i) => names.has(`${p}${i}`))
         this.emit(';(() => {')
         for (const l of [...used(sizes, 's'), ...used(buffers, 'b')]) this.emit(`  ${l}`)
-        this.lines.push(...lines.map((l) => `  ${l}`))
+        for (const l of lines) this.lines.push(`  ${l}`)
         this.emit('})()')
       }
     return { body: this.lines.join('\n'), buffers: this.buffers }

@@ -6,8 +6,8 @@
 // once when stored to a float32 buffer; accumulators are float64. Only the order of a sum's
 // terms differs (two lanes, then the tail), as it does between any two unrollings.
 //
-// A module is made for one layer instance: axis sizes are constants (loops of length 0 vanish,
-// the vector loop and its scalar tail are sized at compile time). Buffers are addresses in an
+// A module is made for one layer instance: axis sizes are constants (the vector loop, its
+// remainder and its scalar tail are sized at compile time; a loop of one iteration is no loop). Buffers are addresses in an
 // imported memory; a step's one parameter is the address of its frame there, which holds the
 // buffers' addresses (i32) and then the hypers (f64).
 // Nothing from the .norm file reaches the module but numbers: names never do.
@@ -94,6 +94,11 @@ class FuncBuilder {
 
 const get = (local: number): Instr => ({ op: 'local.get', local })
 const set = (local: number): Instr => ({ op: 'local.set', local })
+
+/** out.push(...xs) for any length (a spread of a long program's body overflows the stack). */
+function append(out: Instr[], xs: readonly Instr[]): void {
+  for (const x of xs) out.push(x)
+}
 const i32 = (value: number): Instr => ({ op: 'i32.const', value })
 
 class WasmStepEmitter extends StepLayout {
@@ -208,15 +213,20 @@ class WasmStepEmitter extends StepLayout {
     else out.push({ op: 'v128.store', offset: at, align: 3 })
   }
 
-  /** A counted loop `for (v = from; v < to; v += step) body`, nothing when it runs no iteration. */
+  /**
+   * A counted loop `for (v = from; v < to; v += step) body`: the bounds are constants, and
+   * `to − from` a multiple of `step` (the callers size them so); one iteration is written
+   * without a loop, none as nothing.
+   */
   private loop(out: Instr[], v: number, from: number, to: number, step: number, body: Instr[]) {
     if (from >= to) return
     out.push(i32(from), set(v))
     if (from + step >= to) {
-      out.push(...body)
+      append(out, body)
       return
     }
-    out.push(i('loop'), ...body)
+    out.push(i('loop'))
+    append(out, body)
     out.push(get(v), i32(step), i('i32.add'), { op: 'local.tee', local: v }, i32(to))
     out.push(i('i32.lt_u'), { op: 'br_if', depth: 0 }, i('end'))
   }
@@ -522,7 +532,7 @@ class WasmStepEmitter extends StepLayout {
             eachRow(rows(), () => emitAt(b, L, copies > 0, u))
             innermost(b, copies > 0, u)
           }
-          o.push(...preheader)
+          append(o, preheader)
           this.loop(o, counter[L - 1]!, from, to, copies ? copies * LANES : 1, b)
         }
       }
@@ -634,7 +644,7 @@ class WasmStepEmitter extends StepLayout {
       this.loop(o, idx[j]!, 0, this.sizes.get(axes[j]!)!, 1, b)
       b = o
     }
-    out.push(...b)
+    append(out, b)
   }
 }
 

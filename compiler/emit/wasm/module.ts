@@ -426,11 +426,12 @@ function encodeInstr(out: Bytes, instr: Instr): void {
       return
     }
     case 'mem':
-    case 'memlane':
+    case 'memlane': {
       const { align, offset } = memarg(instr, info)
       out.u32(align).u32(offset)
       if (info.imm === 'memlane') out.byte(lane(instr, info))
       return
+    }
     case 'lane':
       out.byte(lane(instr, info))
       return

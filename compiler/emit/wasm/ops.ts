@@ -62,7 +62,7 @@ export function opInstrs(n: Node, val: (n: Node) => Instr[], vec: boolean): Inst
     case 'sigmoid':
       return [k(1), k(1), ...call('exp', [[...a[0]!, op('neg')]]), op('add'), op('div')]
     case 'sign':
-      // a > 0 ? 1 : a < 0 ? -1 : a === a ? 0 : NaN (±0 give 0, as Math.sign's js form does)
+      // a > 0 ? 1 : a < 0 ? -1 : a === a ? 0 : NaN (±0 give +0, as the js target's sign expression does)
       return [
         k(1),
         k(-1),
