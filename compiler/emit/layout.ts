@@ -77,14 +77,16 @@ export class StepLayout {
       ...step.saved,
       ...step.stages.flatMap((st) => st.stores.filter((n) => reread.has(n.id))),
     ]
+    // A saved value that is also a state update (s <- m, m saved) gets a buffer of its own
+    // too: a saved value is found by its role, which the update's buffer does not have.
     for (const n of results) {
       const out = this.bufIndex.get(n.id)
-      if (out === undefined || this.buffers[out]!.role !== 'output' || this.copyOf.has(n.id))
-        continue
+      const role = out === undefined ? undefined : this.buffers[out]!.role
       const saved = step.saved.includes(n)
+      if (!(role === 'output' || (role === 'update' && saved)) || this.copyOf.has(n.id)) continue
       this.buffers.push({ role: saved ? 'saved' : 'temp', axes: leafAxes(n, this.axes), node: n })
       this.bufIndex.set(n.id, this.buffers.length - 1)
-      this.copyOf.set(n.id, out)
+      this.copyOf.set(n.id, out!)
     }
     for (const st of step.stages)
       for (const m of st.moments) {

@@ -5,6 +5,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { backwardLayer } from '../../compiler/backward.js'
 import type { CheckedLayer } from '../../compiler/check/index.js'
@@ -13,7 +14,10 @@ import { frontend } from '../../compiler/frontend.js'
 import { compileLayerGraphs } from '../../compiler/pipeline.js'
 import { printLayer } from '../../compiler/print/index.js'
 import type { RunCase } from '../../runtime/case.js'
+import { layerModule } from '../../compiler/emit/js/module.js'
+import { JsLayer } from '../../runtime/js/index.js'
 import { runStepJs } from '../../runtime/js/step.js'
+import { WasmLayer } from '../../runtime/wasm/index.js'
 import { runStepInterp } from '../../runtime/step.js'
 import { crashCase } from '../../fuzz/campaign.js'
 import { differential, type Check } from '../../fuzz/differential.js'
@@ -424,6 +428,44 @@ describe('division by a zero known at bind time: the message says what the divis
 
   it('constants divided by zero are still folded to IEEE values (0 / 0, 1 / 0)', () => {
     expect(refusal('x * (1 / 0) + 0 / 0')).toBe('no error')
+  })
+})
+
+describe('bug 35: a saved value that is also a state update', () => {
+  const text = `layer L(x: [N, C]) -> y {
+  state s: [C] = 0
+  train {
+    m = sum(x, [N])
+    s <- m
+    y = x * m
+  }
+  eval { y = x }
+}
+`
+  it('the backward reads it, on the js and wasm targets (it read zeros: dx was half of it)', () => {
+    expect(findings(text, ['js-f64', 'js-f32', 'wasm-f64', 'wasm-f32'])).toEqual([])
+    const layer = layerOf(text)
+    const c = caseFor(layer, { N: 3, C: 2 })
+    const want = runStepInterp(layer, 'train', c).grads!.x!
+    for (const Layer of [JsLayer, WasmLayer])
+      expect(Array.from(runStepJs(layer, 'train', c, 'f64', Layer).grads!.x!)).toEqual(
+        Array.from(want),
+      )
+  })
+
+  it('the module of normc compile --target js has it in both steps, under one key', async () => {
+    const { js } = await layerModule(layerOf(text), 'f64')
+    const path = join(mkdtempSync(join(tmpdir(), 'normc-bug35-')), 'L.mjs')
+    writeFileSync(path, js)
+    type Table = [string, string | null, string[]][]
+    const { meta } = (await import(pathToFileURL(path).href)) as {
+      meta: { modes: Record<string, { forward: Table; backward: Table }> }
+    }
+    const keys = (t: Table) => t.filter(([role]) => role === 'saved').map(([, key]) => key)
+    const read = keys(meta.modes.train!.backward)
+    expect(read.length).toBeGreaterThan(0)
+    // Every saved value the backward reads, the forward writes under the same key.
+    expect(keys(meta.modes.train!.forward)).toEqual(expect.arrayContaining(read))
   })
 })
 

@@ -308,9 +308,14 @@ class WasmStepEmitter extends StepLayout {
     let jamming = false
     let row = 0
     const rowKey = (base: string, perRow: boolean) => (jamming && perRow ? `${base}:${row}` : base)
+    let inRows = false
+    /** f once per jammed row, `row` set (keys depend on it: never nested). */
     const eachRow = (rows: number, f: () => void) => {
+      if (inRows) throw new Error('internal: nested eachRow would reset the row of the outer one')
+      inRows = true
       for (row = 0; row < rows; row++) f()
       row = 0
+      inRows = false
     }
 
     // Element offsets (i32 locals) per memory layout and loop level.
