@@ -20,6 +20,21 @@ export interface BufferSpec {
   node?: Node
 }
 
+/**
+ * Buffers a step owns and keeps in float64 whatever the storage precision: temporaries, shifts,
+ * saved values and state updates (results accumulate in float64; see StepLayout).
+ */
+export const isWorkBuffer = (role: BufferRole): boolean =>
+  role === 'temp' || role === 'shift' || role === 'saved' || role === 'update'
+
+/** The leaf axes of a layer in the order of the size array S. */
+export function leafAxisOrder(layer: CheckedLayer): string[] {
+  const out: string[] = []
+  for (const a of layer.axes.sort(layer.axes.axes.keys()))
+    for (const l of layer.axes.leaves(a)) if (!out.includes(l)) out.push(l)
+  return out
+}
+
 /** One loop of a stage's nest: adjacent leaf axes that every access treats alike, merged. */
 export interface Loop {
   axes: string[]

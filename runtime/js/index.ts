@@ -11,6 +11,7 @@ import {
   type EmittedLayer,
   type EmittedStep,
 } from '../../compiler/emit/js/index.js'
+import { isWorkBuffer } from '../../compiler/emit/layout.js'
 import { compileLayerGraphs } from '../../compiler/pipeline.js'
 import { planLayer, rootTarget, type KernelPlan } from '../../compiler/schedule/index.js'
 import { upstreamName } from '../../compiler/check/index.js'
@@ -204,19 +205,14 @@ export class JsLayer {
           throw new NormcError(
             `a buffer of axes [${s.axes.join(', ')}] would have ${n} elements, too many`,
           )
-        if (s.role === 'temp' || s.role === 'shift' || s.role === 'saved' || s.role === 'update')
-          bytes += n * 8
+        if (isWorkBuffer(s.role)) bytes += n * 8
         else if (s.role === 'output') bytes += n * (this.precision === 'f64' ? 8 : 4)
       }
       checkBytes(bytes, `the js target's buffers for ${this.layer.decl.name}`)
       // Only the step's own buffers: inputs, params, state and dy are the caller's, and an
       // output buffer is made only when the caller gives none (see outputBuffer).
       const none = new Float64Array(0)
-      w = specs.map((s, i) =>
-        s.role === 'temp' || s.role === 'shift' || s.role === 'saved' || s.role === 'update'
-          ? this.ownBuffer(key, i, s.axes, true)
-          : none,
-      )
+      w = specs.map((s, i) => (isWorkBuffer(s.role) ? this.ownBuffer(key, i, s.axes, true) : none))
       this.work.set(key, w)
     }
     return w

@@ -7,7 +7,7 @@
 // copies cost a memcpy each, the price of a caller's array that WebAssembly cannot see.
 
 import { NormcError } from '../../compiler/diagnostics.js'
-import { leafAxisOrder, type BufferSpec } from '../../compiler/emit/js/index.js'
+import { isWorkBuffer, leafAxisOrder, type BufferSpec } from '../../compiler/emit/layout.js'
 import {
   emitWasmLayer,
   elemTypeOf,
@@ -76,11 +76,7 @@ export interface WasmStepTable {
  * read by the backward (the caller may hand back copies of them: normc/tfjs does).
  */
 const isWritten = (role: BufferSpec['role'], key: 'f' | 'b') =>
-  role === 'output' ||
-  role === 'temp' ||
-  role === 'shift' ||
-  role === 'update' ||
-  (role === 'saved' && key === 'f')
+  role === 'output' || (isWorkBuffer(role) && !(role === 'saved' && key === 'b'))
 
 export class WasmLayer extends JsLayer {
   // Declared, not initialised: JsLayer's constructor compiles a mode before these fields would be.
@@ -94,7 +90,7 @@ export class WasmLayer extends JsLayer {
   protected override compileMode(mode: Mode): CompiledMode {
     const plan = planLayer(compileLayerGraphs(this.layer, mode))
     const storage: ElemType = this.precision
-    const wasm0 = emitWasmLayer(plan, this.sizes, storage, 0)
+    const wasm = emitWasmLayer(plan, this.sizes, storage)
     // Regions: every slot of both steps; the backward reads the forward's saved values in place.
     let top = 0
     const place = (specs: BufferSpec[]) =>
@@ -104,8 +100,8 @@ export class WasmLayer extends JsLayer {
         top += Math.ceil((n * (elemTypeOf(s.role, storage) === 'f32' ? 4 : 8)) / ALIGN) * ALIGN
         return { at, n }
       })
-    const fPlace = place(wasm0.forward.buffers)
-    const bPlace = place(wasm0.backward.buffers)
+    const fPlace = place(wasm.forward.buffers)
+    const bPlace = place(wasm.backward.buffers)
     // Each step's frame: its buffers' addresses, then the hypers (see compiler/emit/wasm).
     const hypers = this.layer.hypers.length
     const frameAt = (n: number) => {
@@ -114,8 +110,8 @@ export class WasmLayer extends JsLayer {
       return at
     }
     const frames = {
-      f: frameAt(wasm0.forward.buffers.length),
-      b: frameAt(wasm0.backward.buffers.length),
+      f: frameAt(wasm.forward.buffers.length),
+      b: frameAt(wasm.backward.buffers.length),
     }
     checkBytes(top, `the wasm target's memory for ${this.layer.decl.name}`)
     const pages = Math.max(1, Math.ceil(top / PAGE))
@@ -123,11 +119,6 @@ export class WasmLayer extends JsLayer {
       throw new NormcError(
         `the wasm target's buffers for ${this.layer.decl.name} would take ${top} bytes; a WebAssembly memory holds at most 4 GiB (the js target has no such limit)`,
       )
-    // The memory's size is known now: the module imports at least that many pages.
-    const wasm = {
-      ...wasm0,
-      module: { ...wasm0.module, memory: { ...wasm0.module.memory, minPages: pages } },
-    }
     let memory: WasmMemory
     try {
       memory = new WA.Memory({ initial: pages, maximum: pages })

@@ -8,11 +8,11 @@
 // A step function is `(B, S, H) => void`: B the buffers (typed arrays, in the order of the
 // step's buffer table), S the sizes of the layer's leaf axes, H the hyper values.
 
-import type { CheckedLayer } from '../../check/index.js'
 import type { Node } from '../../ir/index.js'
 import { leafAxes, viewed, type KernelPlan, type Stage } from '../../schedule/index.js'
-import { StepLayout, type BufferSpec, type Loop } from '../layout.js'
+import { leafAxisOrder, StepLayout, type BufferSpec, type Loop } from '../layout.js'
 
+export { leafAxisOrder } from '../layout.js'
 export type { BufferRole, BufferSpec } from '../layout.js'
 
 export interface EmittedStep {
@@ -577,14 +577,6 @@ class StepEmitter extends StepLayout {
         throw new Error(`internal: cannot emit ${n.op} inline`)
     }
   }
-}
-
-/** The leaf axes of a layer in the order of the size array S. */
-export function leafAxisOrder(layer: CheckedLayer): string[] {
-  const out: string[] = []
-  for (const a of layer.axes.sort(layer.axes.axes.keys()))
-    for (const l of layer.axes.leaves(a)) if (!out.includes(l)) out.push(l)
-  return out
 }
 
 export function emitLayer(plan: KernelPlan): EmittedLayer {

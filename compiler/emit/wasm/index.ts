@@ -15,8 +15,7 @@
 import type { CheckedLayer } from '../../check/index.js'
 import type { Node } from '../../ir/index.js'
 import { leafAxes, viewed, type KernelPlan, type Stage } from '../../schedule/index.js'
-import { leafAxisOrder } from '../js/index.js'
-import { StepLayout, type BufferSpec, type Loop } from '../layout.js'
+import { isWorkBuffer, leafAxisOrder, StepLayout, type BufferSpec, type Loop } from '../layout.js'
 import type { Func, ImportFunc, Instr, ValType, WasmModule } from './module.js'
 import { f64, i, LANES, opInstrs, vconst, wasmImports } from './ops.js'
 
@@ -57,9 +56,7 @@ const JAM = 2
 
 /** The element type of a buffer: results and work buffers accumulate in float64. */
 export function elemTypeOf(role: BufferSpec['role'], storage: ElemType): ElemType {
-  return role === 'temp' || role === 'shift' || role === 'saved' || role === 'update'
-    ? 'f64'
-    : storage
+  return isWorkBuffer(role) ? 'f64' : storage
 }
 
 /**
@@ -663,19 +660,21 @@ function importsOf(): ImportFunc[] {
   }))
 }
 
-/** The wasm module of one layer instance: its axis sizes fixed, storage f32 or f64. */
+/**
+ * The wasm module of one layer instance: its axis sizes fixed, storage f32 or f64. The memory it
+ * imports is sized by whoever places the buffers (runtime/wasm): the module asks for a page.
+ */
 export function emitWasmLayer(
   plan: KernelPlan,
   sizes: Map<string, number>,
   storage: ElemType,
-  minPages: number,
 ): WasmLayer {
   const order = leafAxisOrder(plan.layer)
   const fwd = new WasmStepEmitter(plan.forward, plan.layer, order, sizes, storage)
   const bwd = new WasmStepEmitter(plan.backward, plan.layer, order, sizes, storage)
   const module: WasmModule = {
     imports: importsOf(),
-    memory: { module: 'env', name: 'memory', minPages },
+    memory: { module: 'env', name: 'memory', minPages: 1 },
     funcs: [
       { ...fwd.run(), export: 'forward' },
       { ...bwd.run(), export: 'backward' },
